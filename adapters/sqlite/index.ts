@@ -1,0 +1,196 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  type ClientRecord,
+  type OidcPayload,
+  type SigningKeyRecord,
+  type Store,
+  type UserRecord,
+} from '../../src/store/port.js';
+import { SCHEMA } from './schema.js';
+
+/**
+ * The embedded driver: one SQLite file, WAL mode so several processes can share it.
+ * better-sqlite3 is synchronous; every statement here is a single short write, and
+ * consume-once is a single conditional UPDATE, atomic by construction.
+ */
+export async function openSqliteStore(url: string): Promise<Store> {
+  const path = url.replace(/^sqlite:/, '');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.exec(SCHEMA);
+
+  const now = () => Date.now();
+  const s = {
+    oidcUpsert: db.prepare(`INSERT INTO oidc (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
+      VALUES (@model, @id, @payload, @grantId, @uid, @userCode, @expiresAt, @consumedAt)
+      ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+        uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at,
+        consumed_at = COALESCE(oidc.consumed_at, excluded.consumed_at)`),
+    oidcFind: db.prepare('SELECT payload, consumed_at FROM oidc WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)'),
+    oidcFindByUid: db.prepare('SELECT payload, consumed_at FROM oidc WHERE model = ? AND uid = ? AND (expires_at IS NULL OR expires_at > ?)'),
+    oidcFindByUserCode: db.prepare('SELECT payload, consumed_at FROM oidc WHERE model = ? AND user_code = ? AND (expires_at IS NULL OR expires_at > ?)'),
+    oidcConsume: db.prepare('UPDATE oidc SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL'),
+    oidcDestroy: db.prepare('DELETE FROM oidc WHERE model = ? AND id = ?'),
+    oidcRevokeGrant: db.prepare('DELETE FROM oidc WHERE model = ? AND grant_id = ?'),
+    oidcSweep: db.prepare('DELETE FROM oidc WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+    userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, created_at, updated_at)
+      VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @createdAt, @updatedAt)`),
+    userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+    userByEmail: db.prepare('SELECT * FROM users WHERE email = ?'),
+    userCount: db.prepare('SELECT COUNT(*) AS n FROM users'),
+    userSetPassword: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?'),
+    clientUpsert: db.prepare(`INSERT INTO clients (client_id, metadata, secret_ciphertext, created_at, updated_at)
+      VALUES (@clientId, @metadata, @secretCiphertext, @now, @now)
+      ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata,
+        secret_ciphertext = excluded.secret_ciphertext, updated_at = excluded.updated_at`),
+    clientFind: db.prepare('SELECT * FROM clients WHERE client_id = ?'),
+    clientList: db.prepare('SELECT * FROM clients ORDER BY created_at, client_id'),
+    keyList: db.prepare('SELECT * FROM signing_keys ORDER BY created_at, kid'),
+    keyInsert: db.prepare(`INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_ciphertext, created_at, activates_at, retires_at)
+      VALUES (@kid, @alg, @publicJwk, @privateJwkCiphertext, @createdAt, @activatesAt, @retiresAt)`),
+    keyRetire: db.prepare('UPDATE signing_keys SET retires_at = ? WHERE kid = ? AND retires_at IS NULL'),
+    keyDelete: db.prepare('DELETE FROM signing_keys WHERE kid = ?'),
+  };
+
+  type OidcRow = { payload: string; consumed_at: number | null };
+  const toPayload = (row: unknown): OidcPayload | undefined => {
+    if (!row) return undefined;
+    const { payload, consumed_at } = row as OidcRow;
+    const parsed = JSON.parse(payload) as OidcPayload;
+    // oidc-provider reads `consumed` as epoch seconds.
+    return consumed_at === null ? parsed : { ...parsed, consumed: Math.floor(consumed_at / 1000) };
+  };
+
+  return {
+    driver: 'sqlite',
+    oidc: {
+      async upsert(model, id, payload, expiresIn) {
+        s.oidcUpsert.run({
+          model,
+          id,
+          payload: JSON.stringify(payload),
+          grantId: payload.grantId ?? null,
+          uid: payload.uid ?? null,
+          userCode: payload.userCode ?? null,
+          expiresAt: expiresIn ? now() + expiresIn * 1000 : null,
+          consumedAt: typeof payload.consumed === 'number' ? payload.consumed * 1000 : null,
+        });
+      },
+      find: async (model, id) => toPayload(s.oidcFind.get(model, id, now())),
+      findByUid: async (model, uid) => toPayload(s.oidcFindByUid.get(model, uid, now())),
+      findByUserCode: async (model, code) => toPayload(s.oidcFindByUserCode.get(model, code, now())),
+      consume: async (model, id) => s.oidcConsume.run(now(), model, id).changes === 1,
+      async destroy(model, id) {
+        s.oidcDestroy.run(model, id);
+      },
+      async revokeByGrantId(model, grantId) {
+        s.oidcRevokeGrant.run(model, grantId);
+      },
+    },
+    users: {
+      async create(user) {
+        const record: UserRecord = { ...user, email: user.email.toLowerCase(), createdAt: now(), updatedAt: now() };
+        try {
+          s.userInsert.run({ ...record, emailVerified: +record.emailVerified, isAdmin: +record.isAdmin });
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${record.email} exists`);
+          throw err;
+        }
+        return record;
+      },
+      findById: async (id) => toUser(s.userById.get(id)),
+      findByEmail: async (email) => toUser(s.userByEmail.get(email.toLowerCase())),
+      count: async () => (s.userCount.get() as { n: number }).n,
+      async setPasswordHash(id, hash) {
+        if (s.userSetPassword.run(hash, now(), id).changes !== 1) throw new NotFoundError(`user ${id}`);
+      },
+    },
+    clients: {
+      async upsert(client) {
+        s.clientUpsert.run({ ...client, metadata: JSON.stringify(client.metadata), now: now() });
+        return toClient(s.clientFind.get(client.clientId))!;
+      },
+      find: async (id) => toClient(s.clientFind.get(id)),
+      list: async () => s.clientList.all().map((r) => toClient(r)!),
+    },
+    signingKeys: {
+      list: async () => s.keyList.all().map(toSigningKey),
+      async insert(key) {
+        try {
+          s.keyInsert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk) });
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new AlreadyExistsError(`signing key ${key.kid} exists`);
+          throw err;
+        }
+      },
+      async retire(kid, at) {
+        s.keyRetire.run(at, kid);
+      },
+      async delete(kid) {
+        s.keyDelete.run(kid);
+      },
+    },
+    async ping() {
+      db.prepare('SELECT 1').get();
+    },
+    sweepExpired: async (at = now()) => s.oidcSweep.run(at).changes,
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && String(err.code).startsWith('SQLITE_CONSTRAINT');
+}
+
+interface UserRow { id: string; email: string; email_verified: number; name: string | null; password_hash: string | null; is_admin: number; created_at: number; updated_at: number }
+interface ClientRow { client_id: string; metadata: string; secret_ciphertext: string | null; created_at: number; updated_at: number }
+interface SigningKeyRow { kid: string; alg: string; public_jwk: string; private_jwk_ciphertext: string; created_at: number; activates_at: number; retires_at: number | null }
+
+function toUser(row: unknown): UserRecord | undefined {
+  if (!row) return undefined;
+  const r = row as UserRow;
+  return {
+    id: r.id,
+    email: r.email,
+    emailVerified: r.email_verified === 1,
+    name: r.name,
+    passwordHash: r.password_hash,
+    isAdmin: r.is_admin === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toClient(row: unknown): ClientRecord | undefined {
+  if (!row) return undefined;
+  const r = row as ClientRow;
+  return {
+    clientId: r.client_id,
+    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+    secretCiphertext: r.secret_ciphertext,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toSigningKey(row: unknown): SigningKeyRecord {
+  const r = row as SigningKeyRow;
+  return {
+    kid: r.kid,
+    alg: r.alg,
+    publicJwk: JSON.parse(r.public_jwk) as Record<string, unknown>,
+    privateJwkCiphertext: r.private_jwk_ciphertext,
+    createdAt: r.created_at,
+    activatesAt: r.activates_at,
+    retiresAt: r.retires_at,
+  };
+}

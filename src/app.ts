@@ -1,0 +1,76 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import views from 'koa-views';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config.js';
+import { errorHandler } from './http/errors.js';
+import { securityHeaders } from './http/security-headers.js';
+import { interactionRouter } from './interactions/router.js';
+import type { Logger } from './logger.js';
+import type { LiveProvider } from './oidc/live-provider.js';
+import { healthRouter, type Lifecycle } from './ops/health.js';
+import type { Secrets } from './security/secrets.js';
+import type { Store } from './store/port.js';
+
+const viewsDir = fileURLToPath(new URL('../views', import.meta.url));
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  secrets: Secrets;
+  live: LiveProvider;
+  logger: Logger;
+  lifecycle: Lifecycle;
+}
+
+/**
+ * The HTTP surface, outermost first: request log, security headers, error handling,
+ * views, our own routes, and finally oidc-provider for everything it owns (discovery,
+ * /auth, /token, /jwks, …).
+ */
+export function createApp({ config, store, secrets, live, logger, lifecycle }: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = config.trustProxy;
+  // oidc-provider's middleware runs on our context (see LiveProvider), so its signed
+  // cookies are signed with our app's keys and must be the ones the provider reads with.
+  app.keys = [...secrets.cookieKeys];
+  app.silent = true;
+
+  app.use(requestLog(logger));
+  app.use(securityHeaders(config.env === 'production'));
+  app.use(views(viewsDir, { extension: 'ejs' }));
+  app.use(errorHandler(logger));
+
+  const assets = assetRouter();
+  const health = healthRouter(store, lifecycle);
+  const interactions = interactionRouter(live, store, secrets, config.issuer);
+  for (const router of [assets, health, interactions]) app.use(router.routes()).use(router.allowedMethods());
+
+  app.use(live.middleware);
+  return app;
+}
+
+function assetRouter(): Router {
+  const css = readFileSync(new URL('assets/gatehouse.css', `file://${viewsDir}/`));
+  const router = new Router();
+  router.get('/assets/gatehouse.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = css;
+  });
+  return router;
+}
+
+/** One JSON line per request. Paths only: query strings can carry codes and tokens. */
+function requestLog(logger: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info('request', { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 });
+    }
+  };
+}

@@ -1,0 +1,127 @@
+import { parseArgs } from 'node:util';
+import { ZodError } from 'zod';
+import { registerClient } from './access/clients.js';
+import { createUser } from './accounts/users.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './logger.js';
+import { serve } from './main.js';
+import { maxSignedTokenLifetime } from './oidc/provider.js';
+import { ensureSigningKeys, keyStates, rotateSigningKeys } from './oidc/signing-keys.js';
+import { resolveRootSecret, Secrets } from './security/secrets.js';
+import { openStore } from './store/open-store.js';
+import { AlreadyExistsError, type Store } from './store/port.js';
+
+const USAGE = `usage: gatehouse <command>
+  serve                                       run the server (what npm start runs)
+  users create --email E --password P [--name N] [--admin]
+  clients create --name N [--id ID] [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
+                 [--grant-type T]... [--public] [--native] [--scope S]
+  signing-keys list
+  signing-keys rotate
+Reads the same environment as the server; prints JSON on stdout.`;
+
+class UsageError extends Error {}
+
+type Command = (args: string[], ctx: { config: Config; store: Store; secrets: Secrets }) => Promise<unknown>;
+
+const commands: Record<string, Command> = {
+  'users create': async (args, { store }) => {
+    const { values } = parseArgs({ args, options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' } } });
+    if (!values.email || !values.password) throw new UsageError('users create needs --email and --password');
+    const user = await createUser(store, { email: values.email, password: values.password, name: values.name, isAdmin: values.admin ?? false });
+    return { id: user.id, email: user.email, name: user.name, is_admin: user.isAdmin };
+  },
+  'clients create': async (args, { store, secrets }) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        name: { type: 'string' },
+        id: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'post-logout-redirect-uri': { type: 'string', multiple: true },
+        'grant-type': { type: 'string', multiple: true },
+        public: { type: 'boolean' },
+        native: { type: 'boolean' },
+        scope: { type: 'string' },
+      },
+    });
+    if (!values.name) throw new UsageError('clients create needs --name');
+    return registerClient(store, secrets, {
+      client_id: values.id,
+      client_name: values.name,
+      redirect_uris: values['redirect-uri'] ?? [],
+      post_logout_redirect_uris: values['post-logout-redirect-uri'] ?? [],
+      grant_types: values['grant-type'] as never,
+      public: values.public ?? false,
+      application_type: values.native ? 'native' : 'web',
+      scope: values.scope,
+    });
+  },
+  'signing-keys list': async (_args, { store, secrets }) => {
+    await ensureSigningKeys(store, secrets);
+    const keys = await store.signingKeys.list();
+    const states = keyStates(keys, Date.now());
+    return keys.map((k) => ({
+      kid: k.kid,
+      alg: k.alg,
+      state: states.get(k.kid),
+      created_at: new Date(k.createdAt).toISOString(),
+      activates_at: new Date(k.activatesAt).toISOString(),
+      retires_at: k.retiresAt === null ? null : new Date(k.retiresAt).toISOString(),
+    }));
+  },
+  'signing-keys rotate': async (_args, { config, store, secrets }) => {
+    await ensureSigningKeys(store, secrets);
+    const created = await rotateSigningKeys(store, secrets, {
+      activationDelay: config.signingKeys.activationDelay,
+      maxTokenLifetime: maxSignedTokenLifetime(config),
+    });
+    return created.map((k) => ({ kid: k.kid, alg: k.alg, activates_at: new Date(k.activatesAt).toISOString() }));
+  },
+};
+
+async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'serve' || argv.length === 0) {
+    await serve(process.env);
+    return -1;
+  }
+  const name = argv.slice(0, 2).join(' ');
+  const command = commands[name];
+  if (!command) throw new UsageError(argv[0] === 'help' || argv[0] === '--help' ? '' : `unknown command: ${name}`);
+  const config = loadConfig(process.env);
+  // stdout carries the command's JSON; anything logged goes to stderr.
+  const logger = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn', {}, (line) => process.stderr.write(line));
+  const secrets = new Secrets(resolveRootSecret(config, logger));
+  const store = await openStore(config.databaseUrl);
+  try {
+    process.stdout.write(`${JSON.stringify(await command(argv.slice(2), { config, store, secrets }), null, 2)}\n`);
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      if (err.message) process.stderr.write(`error: ${err.message}\n`);
+      process.stderr.write(`${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof ConfigError) {
+      for (const problem of err.problems) process.stderr.write(`config error: ${problem}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof ZodError) {
+      for (const issue of err.issues) process.stderr.write(`error: ${issue.path.join('.') || 'input'}: ${issue.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof AlreadyExistsError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

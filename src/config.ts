@@ -1,0 +1,166 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Gatehouse reads from the environment, validated once at start into a
+ * frozen object that is passed down. Nothing else in the code base reads `process.env`,
+ * so tests can build a config without patching globals.
+ */
+export interface Config {
+  readonly env: 'production' | 'development' | 'test';
+  readonly port: number;
+  readonly host: string;
+  readonly issuer: string;
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  /** Root secret; undefined in development until {@link resolveSecret} generates one. */
+  readonly secret: string | undefined;
+  readonly clientsFile: string | undefined;
+  readonly admin: { readonly email: string; readonly password: string } | undefined;
+  readonly trustProxy: boolean;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  readonly ttl: {
+    readonly accessToken: number;
+    readonly idToken: number;
+    readonly refreshToken: number;
+    readonly session: number;
+  };
+  readonly signingKeys: {
+    /** Seconds a rotated-in key is published in JWKS before it signs anything. */
+    readonly activationDelay: number;
+    /** Seconds between reloads of the key set from the store (multi-instance rotation). */
+    readonly refreshInterval: number;
+  };
+  /** Audience of JWT access tokens when a client asks for no `resource`. */
+  readonly defaultResource: string;
+  /** Further resource indicators clients may ask tokens for. */
+  readonly resources: readonly string[];
+  readonly shutdownTimeout: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const seconds = (fallback: number, example: string) =>
+  z.coerce
+    .number({ error: `must be a whole number of seconds, e.g. ${example}` })
+    .int({ error: `must be a whole number of seconds, e.g. ${example}` })
+    .positive({ error: `must be positive, e.g. ${example}` })
+    .default(fallback);
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => ['true', '1', 'yes'].includes(v))
+  .default(false);
+
+const absoluteUrl = (example: string) =>
+  z.url({ error: `must be an absolute URL, e.g. ${example}` }).refine((u) => !u.endsWith('/'), {
+    error: `must not end with a slash, e.g. ${example}`,
+  });
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['production', 'development', 'test'], { error: 'must be production, development or test' }).default('development'),
+  PORT: z.coerce
+    .number({ error: 'must be a port number, e.g. 3000' })
+    .int({ error: 'must be a port number, e.g. 3000' })
+    .min(0, { error: 'must be a port number, e.g. 3000' })
+    .max(65535, { error: 'must be a port number, e.g. 3000' })
+    .default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  ISSUER: absoluteUrl('https://login.example.com').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:.+|mongodb(\+srv)?:\/\/.+)$/, {
+      error: 'must be sqlite:<path> or a mongodb:// URL, e.g. sqlite:./data/gatehouse.db',
+    })
+    .default('sqlite:./data/gatehouse.db'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  GATEHOUSE_SECRET: z
+    .string()
+    .min(32, { error: 'must be at least 32 characters, e.g. the output of `openssl rand -base64 48`' })
+    .optional(),
+  CLIENTS_FILE: z.string().min(1).optional(),
+  ADMIN_EMAIL: z.email({ error: 'must be an email address, e.g. admin@example.com' }).optional(),
+  ADMIN_PASSWORD: z.string().min(12, { error: 'must be at least 12 characters' }).optional(),
+  TRUST_PROXY: flag,
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }).default('info'),
+  ACCESS_TOKEN_TTL: seconds(3600, '3600'),
+  ID_TOKEN_TTL: seconds(3600, '3600'),
+  REFRESH_TOKEN_TTL: seconds(30 * 24 * 3600, '2592000'),
+  SESSION_TTL: seconds(30 * 24 * 3600, '2592000'),
+  SIGNING_KEY_ACTIVATION_DELAY: seconds(3600, '3600'),
+  SIGNING_KEY_REFRESH_INTERVAL: seconds(60, '60'),
+  DEFAULT_RESOURCE: absoluteUrl('https://api.example.com').optional(),
+  RESOURCES: z.string().default(''),
+  SHUTDOWN_TIMEOUT: seconds(10, '10'),
+});
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+/**
+ * Validates the environment and reports every problem at once (one line each: the
+ * variable, what is wrong, an example), so an operator fixes a config in one pass.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "unset": docker-compose files commonly pass `VAR=`.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const issuer = e.ISSUER ?? `http://localhost:${e.PORT}`;
+  const issuerUrl = new URL(issuer);
+  if (e.NODE_ENV === 'production') {
+    if (issuerUrl.protocol !== 'https:' && !isLoopbackHost(issuerUrl.hostname)) {
+      problems.push('ISSUER: must use https in production, e.g. https://login.example.com');
+    }
+    if (!e.GATEHOUSE_SECRET) {
+      problems.push('GATEHOUSE_SECRET: is required in production, e.g. the output of `openssl rand -base64 48`');
+    }
+  }
+  if (issuerUrl.search || issuerUrl.hash) {
+    problems.push('ISSUER: must have no query or fragment, e.g. https://login.example.com');
+  }
+  if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+    problems.push('ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither');
+  }
+  const resources = e.RESOURCES.split(',').map((r) => r.trim()).filter(Boolean);
+  for (const r of resources) {
+    if (!URL.canParse(r)) problems.push(`RESOURCES: "${r}" is not an absolute URL, e.g. https://api.example.com`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    secret: e.GATEHOUSE_SECRET,
+    clientsFile: e.CLIENTS_FILE,
+    admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? Object.freeze({ email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD }) : undefined,
+    trustProxy: e.TRUST_PROXY,
+    logLevel: e.LOG_LEVEL,
+    ttl: Object.freeze({
+      accessToken: e.ACCESS_TOKEN_TTL,
+      idToken: e.ID_TOKEN_TTL,
+      refreshToken: e.REFRESH_TOKEN_TTL,
+      session: e.SESSION_TTL,
+    }),
+    signingKeys: Object.freeze({
+      activationDelay: e.SIGNING_KEY_ACTIVATION_DELAY,
+      refreshInterval: e.SIGNING_KEY_REFRESH_INTERVAL,
+    }),
+    defaultResource: e.DEFAULT_RESOURCE ?? `${issuer}/api`,
+    resources: Object.freeze(resources),
+    shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+  });
+}

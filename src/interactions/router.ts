@@ -1,0 +1,135 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { InteractionResults } from 'oidc-provider';
+import { authenticate } from '../accounts/users.js';
+import { readForm } from '../http/form-body.js';
+import { HttpError } from '../http/errors.js';
+import type { LiveProvider } from '../oidc/live-provider.js';
+import type { Secrets } from '../security/secrets.js';
+import type { Store } from '../store/port.js';
+
+type Details = Awaited<ReturnType<LiveProvider['provider']['interactionDetails']>>;
+
+/** What each scope lets a tool do, in words a person can judge on the consent page. */
+const SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Know who you are',
+  email: 'See your email address',
+  profile: 'See your name',
+  offline_access: 'Keep access while you are not using it',
+};
+
+const INVALID_LOGIN = 'Invalid email or password.';
+
+/**
+ * The hosted pages the authorization flow sends a person to: sign-in and consent. Every
+ * form carries a CSRF token bound to the interaction uid, and the interaction itself is
+ * bound to this browser by oidc-provider's interaction cookie, so another browser's
+ * uid, or a forged cross-site post, gets nowhere.
+ */
+export function interactionRouter(live: LiveProvider, store: Store, secrets: Secrets, issuer: string): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const issuerOrigin = new URL(issuer).origin;
+
+  async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
+    let details: Details;
+    try {
+      details = await live.provider.interactionDetails(ctx.req, ctx.res);
+    } catch {
+      throw new HttpError(400, 'invalid_request', 'This sign-in link has expired or was opened in another browser. Start again from the application.');
+    }
+    if (details.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'This sign-in link belongs to another browser session.');
+    if (expectedPrompt && details.prompt.name !== expectedPrompt) throw new HttpError(400, 'invalid_request', 'This step of the sign-in is not expected now.');
+    ctx.set('Cache-Control', 'no-store');
+    return details;
+  }
+
+  async function readCheckedForm(ctx: Context): Promise<Record<string, string>> {
+    const origin = ctx.get('origin');
+    if (origin && origin !== issuerOrigin) throw new HttpError(403, 'invalid_request', 'Cross-site form submissions are refused.');
+    const form = await readForm(ctx);
+    if (!secrets.verifyCsrfToken(`interaction:${ctx.params.uid}`, form.csrf)) {
+      throw new HttpError(403, 'invalid_request', 'The form has expired. Go back and try again.');
+    }
+    return form;
+  }
+
+  async function finish(ctx: Context, result: InteractionResults, merge: boolean) {
+    const redirectTo = await live.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  }
+
+  async function renderLogin(ctx: Context, details: Details, extra: { email?: string; error?: string } = {}) {
+    const client = await live.provider.Client.find(String(details.params.client_id));
+    await ctx.render('layout', {
+      page: 'login',
+      title: 'Sign in',
+      uid: details.uid,
+      csrf: secrets.csrfToken(`interaction:${details.uid}`),
+      clientName: client?.clientName ?? null,
+      email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
+      error: extra.error ?? null,
+    });
+  }
+
+  router.get('/', async (ctx) => {
+    const details = await load(ctx);
+    if (details.prompt.name === 'login') return renderLogin(ctx, details);
+    if (details.prompt.name === 'consent') {
+      const client = await live.provider.Client.find(String(details.params.client_id));
+      const user = details.session?.accountId ? await store.users.findById(details.session.accountId) : undefined;
+      const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+      const requested = [
+        ...(missing.missingOIDCScope ?? []).map((s) => SCOPE_DESCRIPTIONS[s] ?? s),
+        ...Object.entries(missing.missingResourceScopes ?? {}).map(([resource, scopes]) => `Use ${resource} (${scopes.join(', ') || 'access'})`),
+      ];
+      return ctx.render('layout', {
+        page: 'consent',
+        title: 'Allow access',
+        uid: details.uid,
+        csrf: secrets.csrfToken(`interaction:${details.uid}`),
+        clientName: client?.clientName ?? String(details.params.client_id),
+        email: user?.email ?? '',
+        requested,
+      });
+    }
+    throw new HttpError(400, 'invalid_request', `Unsupported sign-in step: ${details.prompt.name}`);
+  });
+
+  router.post('/login', async (ctx) => {
+    const details = await load(ctx, 'login');
+    const form = await readCheckedForm(ctx);
+    const email = (form.email ?? '').trim();
+    const user = email && form.password ? await authenticate(store, email, form.password) : undefined;
+    if (!user) {
+      ctx.status = 401;
+      return renderLogin(ctx, details, { email, error: INVALID_LOGIN });
+    }
+    await finish(ctx, { login: { accountId: user.id, amr: ['pwd'] } }, false);
+  });
+
+  router.post('/confirm', async (ctx) => {
+    const details = await load(ctx, 'consent');
+    await readCheckedForm(ctx);
+    const { provider } = live;
+    const accountId = details.session?.accountId;
+    if (!accountId) throw new HttpError(400, 'invalid_request', 'Sign in first.');
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
+    if (!grant) throw new HttpError(400, 'invalid_request', 'The authorization has expired. Start again from the application.');
+    const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    await finish(ctx, { consent: { grantId: await grant.save() } }, true);
+  });
+
+  router.post('/abort', async (ctx) => {
+    await load(ctx);
+    await readCheckedForm(ctx);
+    await finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, false);
+  });
+
+  return router;
+}

@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+
+/** `gatehouse serve`: configuration → store → app → listen, and a graceful SIGTERM. */
+export async function serve(env: Record<string, string | undefined>): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const problem of err.problems) process.stderr.write(`config error: ${problem}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  let running;
+  try {
+    running = await startServer(config, logger);
+  } catch (err) {
+    logger.error('gatehouse failed to start', { error: (err as Error).message });
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    logger.info('shutting down', { signal });
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}

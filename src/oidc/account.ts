@@ -1,0 +1,29 @@
+import type { FindAccount } from 'oidc-provider';
+import type { Store } from '../store/port.js';
+
+/** Claims a user releases, by scope; `sub` is the user's stable id, never the email. */
+export const CLAIMS_BY_SCOPE = {
+  openid: ['sub'],
+  email: ['email', 'email_verified'],
+  profile: ['name', 'updated_at'],
+};
+
+/** Looks up the person behind a session or token; a deleted user ends their tokens' use. */
+export function createFindAccount(store: Store): FindAccount {
+  return async (_ctx, sub) => {
+    const user = await store.users.findById(sub);
+    if (!user) return undefined;
+    return {
+      accountId: user.id,
+      async claims() {
+        return {
+          sub: user.id,
+          email: user.email,
+          email_verified: user.emailVerified,
+          ...(user.name ? { name: user.name } : {}),
+          updated_at: Math.floor(user.updatedAt / 1000),
+        };
+      },
+    };
+  };
+}

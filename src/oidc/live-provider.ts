@@ -1,0 +1,64 @@
+import compose from 'koa-compose';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Secrets } from '../security/secrets.js';
+import type { Store } from '../store/port.js';
+import { createProvider } from './provider.js';
+import { buildJwks, keySetFingerprint } from './signing-keys.js';
+
+/**
+ * oidc-provider takes its key set at construction, but keys change underneath it: a
+ * rotation by the CLI or another instance, a pending key reaching its activation time.
+ * This holds the current provider and rebuilds it from the store when the key set
+ * changes. All provider state lives in the store, so a rebuild loses nothing.
+ */
+export class LiveProvider {
+  #provider!: Provider;
+  #middleware!: Middleware;
+  #fingerprint = '';
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+    private readonly secrets: Secrets,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(config: Config, store: Store, secrets: Secrets, logger: Logger): Promise<LiveProvider> {
+    const live = new LiveProvider(config, store, secrets, logger);
+    await live.refresh();
+    live.#timer = setInterval(() => {
+      live.refresh().catch((err: unknown) => logger.warn('signing key refresh failed', { err }));
+    }, config.signingKeys.refreshInterval * 1000);
+    live.#timer.unref();
+    return live;
+  }
+
+  get provider(): Provider {
+    return this.#provider;
+  }
+
+  /** Koa middleware running the current provider's own middleware stack on our context. */
+  readonly middleware: Middleware = (ctx, next) => this.#middleware(ctx, next);
+
+  /** Rebuilds the provider when the published or signing keys differ from the last build. */
+  async refresh(now = Date.now()): Promise<void> {
+    const keys = await this.store.signingKeys.list();
+    const fingerprint = keySetFingerprint(keys, now);
+    if (fingerprint === this.#fingerprint) return;
+    const provider = createProvider(this.config, this.store, this.secrets, buildJwks(keys, this.secrets, now));
+    provider.on('server_error', (_ctx, err) => this.logger.error('oidc server error', { err }));
+    provider.on('grant.revoked', (_ctx, grantId) => this.logger.info('grant revoked', { grantId }));
+    this.#provider = provider;
+    this.#middleware = compose(provider.middleware) as Middleware;
+    if (this.#fingerprint) this.logger.info('signing keys changed; provider reloaded', { keys: fingerprint });
+    this.#fingerprint = fingerprint;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,112 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Secrets } from '../security/secrets.js';
+import type { Store } from '../store/port.js';
+import { createFindAccount, CLAIMS_BY_SCOPE } from './account.js';
+import { createAdapterClass } from './adapter.js';
+import type { JWK } from 'jose';
+
+const epochSeconds = () => Math.floor(Date.now() / 1000);
+
+/** Lifetime of any token we sign; a superseded key stays published this long. */
+export const maxSignedTokenLifetime = (config: Config) => Math.max(config.ttl.accessToken, config.ttl.idToken);
+
+/**
+ * The oidc-provider configuration, secure by default (RFC 9700): code flow only, PKCE
+ * S256 for every client, refresh tokens rotated for every client, exact redirect URIs,
+ * JWT access tokens for resource servers. Pages the library renders itself (errors,
+ * logout confirmation) use our views through `ctx.render`.
+ */
+export function createProvider(config: Config, store: Store, secrets: Secrets, jwks: { keys: JWK[] }): Provider {
+  const production = config.env === 'production';
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: production };
+  const knownResources = new Set([config.defaultResource, ...config.resources]);
+
+  const configuration: Configuration = {
+    adapter: createAdapterClass(store, secrets),
+    findAccount: createFindAccount(store),
+    jwks: jwks as Configuration['jwks'],
+    claims: CLAIMS_BY_SCOPE,
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    allowOmittingSingleRegisteredRedirectUri: false,
+    // Put granted scope claims (email, name) in the ID token as well as userinfo, as
+    // Keycloak and Auth0 do: most tools read them from the ID token alone.
+    conformIdTokenClaims: false,
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+      authorizationSigningAlgValues: ['ES256', 'RS256'],
+    },
+    cookies: {
+      keys: [...secrets.cookieKeys],
+      // __Host- pins the session cookie to this exact origin (no Domain, Path=/, Secure).
+      names: { session: production ? '__Host-gatehouse.session' : 'gatehouse.session', interaction: 'gatehouse.interaction', resume: 'gatehouse.resume' },
+      long: cookie,
+      short: cookie,
+    },
+    ttl: {
+      AccessToken: config.ttl.accessToken,
+      ClientCredentials: config.ttl.accessToken,
+      IdToken: config.ttl.idToken,
+      AuthorizationCode: 60,
+      Interaction: 3600,
+      Session: config.ttl.session,
+      Grant: config.ttl.refreshToken,
+      // Rotation must not extend a refresh token's life: each successor gets what is left.
+      RefreshToken: (_ctx, token) => Math.max(1, config.ttl.refreshToken - (token.iiat ? epochSeconds() - token.iiat : 0)),
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      // A client learns about, and revokes, only tokens issued to itself; tools that
+      // must check other clients' tokens use JWT access tokens (or, later, /api/validate).
+      introspection: { enabled: true, allowedPolicy: async (_ctx, caller, token) => token.clientId === caller.clientId },
+      revocation: { enabled: true, allowedPolicy: async (_ctx, caller, token) => token.clientId === caller.clientId },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          await ctx.render('layout', { page: 'logout', title: 'Sign out', form });
+        },
+        async postLogoutSuccessSource(ctx) {
+          await ctx.render('layout', { page: 'logged-out', title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Machines asking for no audience get a JWT for the default one; people's
+        // logins without `resource` keep an opaque token for userinfo.
+        defaultResource: (ctx) => (ctx.oidc.params?.grant_type === 'client_credentials' ? config.defaultResource : undefined),
+        useGrantedResource: () => true,
+        async getResourceServerInfo(_ctx, resource, client) {
+          if (!knownResources.has(resource)) throw new errors.InvalidTarget(`unknown resource ${resource}`);
+          return {
+            scope: client.scope ?? '',
+            audience: resource,
+            accessTokenTTL: config.ttl.accessToken,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+    },
+    async renderError(ctx: KoaContextWithOIDC, out) {
+      await ctx.render('layout', { page: 'error', title: 'Something went wrong', error: out.error, description: out.error_description });
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}

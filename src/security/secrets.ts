@@ -1,0 +1,83 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+
+const ENVELOPE_VERSION = 'v1';
+
+/**
+ * Derives every purpose-specific key from the one root secret (HKDF-SHA256 with a
+ * distinct label each), so one leaked derived key exposes nothing else, and rotating
+ * the root secret is the single knob operators need.
+ */
+export class Secrets {
+  readonly #encryptionKey: Buffer;
+  readonly #csrfKey: Buffer;
+  /** Keys for oidc-provider's signed cookies; newest first (rotation prepends). */
+  readonly cookieKeys: readonly string[];
+
+  constructor(rootSecret: string) {
+    this.#encryptionKey = derive(rootSecret, 'gatehouse/encryption-at-rest');
+    this.#csrfKey = derive(rootSecret, 'gatehouse/csrf');
+    this.cookieKeys = Object.freeze([derive(rootSecret, 'gatehouse/cookies').toString('base64url')]);
+  }
+
+  /**
+   * A CSRF token bound to one thing only the legitimate browser knows (an interaction
+   * uid, a session id): stateless, unguessable without the root secret.
+   */
+  csrfToken(binding: string): string {
+    return createHmac('sha256', this.#csrfKey).update(binding).digest('base64url');
+  }
+
+  /** Constant-time check of a submitted CSRF token. */
+  verifyCsrfToken(binding: string, submitted: unknown): boolean {
+    if (typeof submitted !== 'string') return false;
+    const expected = Buffer.from(this.csrfToken(binding));
+    const given = Buffer.from(submitted);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /** AES-256-GCM with a random nonce; `context` binds a ciphertext to the record it belongs to. */
+  encrypt(plaintext: string, context: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#encryptionKey, iv);
+    cipher.setAAD(Buffer.from(context));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return [ENVELOPE_VERSION, iv, body, cipher.getAuthTag()]
+      .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+      .join('.');
+  }
+
+  decrypt(envelope: string, context: string): string {
+    const [version, iv, body, tag] = envelope.split('.');
+    if (version !== ENVELOPE_VERSION || !iv || !body || !tag) throw new Error('unrecognised ciphertext envelope');
+    const decipher = createDecipheriv('aes-256-gcm', this.#encryptionKey, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(context));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+  }
+}
+
+function derive(rootSecret: string, label: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', rootSecret, 'gatehouse', label, 32));
+}
+
+/**
+ * The configured root secret, or in development one generated on first start and kept
+ * in the data directory (mode 0600) so restarts keep sessions and encrypted records.
+ */
+export function resolveRootSecret(config: Config, logger: Logger): string {
+  if (config.secret) return config.secret;
+  const file = join(config.dataDir, 'secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(config.dataDir, { recursive: true });
+    const generated = randomBytes(48).toString('base64url');
+    writeFileSync(file, generated, { mode: 0o600, flag: 'wx' });
+    logger.warn('GATEHOUSE_SECRET is not set: generated a development secret', { file });
+    return generated;
+  }
+}

@@ -1,0 +1,77 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { seedClientsFromFile } from './access/clients.js';
+import { createUser } from './accounts/users.js';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { LiveProvider } from './oidc/live-provider.js';
+import { deleteRetiredKeys, ensureSigningKeys } from './oidc/signing-keys.js';
+import type { Lifecycle } from './ops/health.js';
+import { resolveRootSecret, Secrets } from './security/secrets.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/port.js';
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+export interface RunningServer {
+  readonly url: string;
+  readonly server: Server;
+  readonly store: Store;
+  /** Drains: readiness goes red, in-flight requests finish, then the store closes. */
+  stop(): Promise<void>;
+}
+
+/** Opens the store and everything in it needs at start, then serves. */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const secrets = new Secrets(resolveRootSecret(config, logger));
+  const store = await openStore(config.databaseUrl);
+  let live: LiveProvider;
+  try {
+    await ensureSigningKeys(store, secrets);
+    if (config.clientsFile) {
+      const ids = await seedClientsFromFile(store, secrets, config.clientsFile);
+      logger.info('clients seeded', { file: config.clientsFile, clients: ids });
+    }
+    if (config.admin && (await store.users.count()) === 0) {
+      const admin = await createUser(store, { ...config.admin, isAdmin: true });
+      logger.info('first admin created', { email: admin.email });
+    }
+    live = await LiveProvider.start(config, store, secrets, logger);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+
+  const lifecycle: Lifecycle = { draining: false };
+  const app = createApp({ config, store, secrets, live, logger, lifecycle });
+  const server = createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  logger.info('gatehouse listening', { issuer: config.issuer, port, store: store.driver });
+
+  const sweeper = setInterval(() => {
+    Promise.all([store.sweepExpired(), deleteRetiredKeys(store)]).catch((err: unknown) => logger.warn('sweep failed', { err }));
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      lifecycle.draining = true;
+      clearInterval(sweeper);
+      live.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout * 1000);
+      await closed;
+      clearTimeout(deadline);
+      await store.close();
+      logger.info('gatehouse stopped');
+    })());
+
+  return { url: `http://127.0.0.1:${port}`, server, store, stop };
+}

@@ -1,0 +1,125 @@
+/**
+ * The storage port: everything Gatehouse persists goes through these interfaces, and
+ * each driver in `adapters/` implements them. Domain code never imports a driver.
+ *
+ * Rules every driver follows (checked by the contract suite in test/store/):
+ * - no multi-document transactions: consume-once and rotation are single conditional updates;
+ * - expiry is enforced on read; {@link Store.sweepExpired} deletes what has expired;
+ * - timestamps are epoch milliseconds.
+ */
+
+/** A record in oidc-provider's adapter format; the library owns its shape. */
+export type OidcPayload = Record<string, unknown> & {
+  uid?: string;
+  userCode?: string;
+  grantId?: string;
+  consumed?: number;
+};
+
+export interface OidcRecords {
+  upsert(model: string, id: string, payload: OidcPayload, expiresInSeconds: number | undefined): Promise<void>;
+  find(model: string, id: string): Promise<OidcPayload | undefined>;
+  findByUid(model: string, uid: string): Promise<OidcPayload | undefined>;
+  findByUserCode(model: string, userCode: string): Promise<OidcPayload | undefined>;
+  /**
+   * Marks a record consumed if, and only if, it is not consumed yet — one atomic
+   * conditional update. Returns false when it was already consumed (or is gone), so
+   * of N parallel calls exactly one returns true.
+   */
+  consume(model: string, id: string): Promise<boolean>;
+  destroy(model: string, id: string): Promise<void>;
+  revokeByGrantId(model: string, grantId: string): Promise<void>;
+}
+
+export interface UserRecord {
+  id: string;
+  /** Stored lower-cased; uniqueness is case-insensitive. */
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  passwordHash: string | null;
+  isAdmin: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewUser = Omit<UserRecord, 'createdAt' | 'updatedAt'>;
+
+export interface UserRepository {
+  /** @throws AlreadyExistsError when the email is taken. */
+  create(user: NewUser): Promise<UserRecord>;
+  findById(id: string): Promise<UserRecord | undefined>;
+  findByEmail(email: string): Promise<UserRecord | undefined>;
+  count(): Promise<number>;
+  /** @throws NotFoundError */
+  setPasswordHash(id: string, passwordHash: string): Promise<void>;
+}
+
+export interface ClientRecord {
+  clientId: string;
+  /** oidc-provider client metadata, without the secret. */
+  metadata: Record<string, unknown>;
+  /** The client secret, encrypted with a key derived from GATEHOUSE_SECRET. */
+  secretCiphertext: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClientRepository {
+  /** Creates or replaces the client; `createdAt` of an existing client is kept. */
+  upsert(client: Omit<ClientRecord, 'createdAt' | 'updatedAt'>): Promise<ClientRecord>;
+  find(clientId: string): Promise<ClientRecord | undefined>;
+  list(): Promise<ClientRecord[]>;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: Record<string, unknown>;
+  /** The private JWK as JSON, encrypted with a key derived from GATEHOUSE_SECRET. */
+  privateJwkCiphertext: string;
+  createdAt: number;
+  /** When the key starts signing; until then it is only published. */
+  activatesAt: number;
+  /** When the key leaves JWKS; null while it is current. */
+  retiresAt: number | null;
+}
+
+export interface SigningKeyRepository {
+  /** Every key, oldest first. */
+  list(): Promise<SigningKeyRecord[]>;
+  /** @throws AlreadyExistsError when the kid exists. */
+  insert(key: SigningKeyRecord): Promise<void>;
+  /** Sets `retiresAt` only where it is still null (first rotation wins). */
+  retire(kid: string, retiresAt: number): Promise<void>;
+  delete(kid: string): Promise<void>;
+}
+
+export interface Store {
+  readonly driver: string;
+  readonly oidc: OidcRecords;
+  readonly users: UserRepository;
+  readonly clients: ClientRepository;
+  readonly signingKeys: SigningKeyRepository;
+  /** Resolves when the database answers; rejects otherwise. Backs /readyz. */
+  ping(): Promise<void>;
+  /** Deletes expired oidc records; returns how many. */
+  sweepExpired(now?: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A driver: opens a store for a DATABASE_URL it understands. */
+export type StoreFactory = (url: string) => Promise<Store>;
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+export class AlreadyExistsError extends Error {
+  override name = 'AlreadyExistsError';
+}
+
+/** The database could not be reached; the HTTP layer answers 503 with Retry-After. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}

@@ -1,0 +1,56 @@
+import * as oidc from 'openid-client';
+import type { RegisteredClient } from '../../src/access/clients.js';
+import { TEST_PASSWORD } from './gatehouse.js';
+import { UserAgent } from './user-agent.js';
+
+/** An openid-client configuration for a registered client (plain http is fine on loopback). */
+export function discover(issuer: string, client: RegisteredClient): Promise<oidc.Configuration> {
+  const auth = client.client_secret ? oidc.ClientSecretBasic(client.client_secret) : oidc.None();
+  return oidc.discovery(new URL(issuer), client.client_id, undefined, auth, { execute: [oidc.allowInsecureRequests] });
+}
+
+export interface LoginOptions {
+  redirectUri: string;
+  email: string;
+  password?: string;
+  scope?: string;
+  extra?: Record<string, string>;
+  agent?: UserAgent;
+}
+
+export interface LoginResult {
+  tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+  callbackUrl: URL;
+  agent: UserAgent;
+  verifier: string;
+}
+
+/** Starts an authorization-code + PKCE request and walks the hosted pages to the callback. */
+export async function authorize(config: oidc.Configuration, options: LoginOptions): Promise<{ callbackUrl: URL; agent: UserAgent; verifier: string; state: string }> {
+  const agent = options.agent ?? new UserAgent();
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: options.redirectUri,
+    scope: options.scope ?? 'openid email profile offline_access',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    prompt: 'consent',
+    ...options.extra,
+  });
+  let page = await agent.open(url.toString(), options.redirectUri);
+  if (page.html.includes('/login"')) {
+    page = await agent.submit(page, '/login', { email: options.email, password: options.password ?? TEST_PASSWORD }, options.redirectUri);
+  }
+  if (page.html.includes('/confirm"')) page = await agent.submit(page, '/confirm', {}, options.redirectUri);
+  if (!page.url.startsWith(options.redirectUri)) throw new Error(`did not reach the redirect URI; ended at ${page.url} (${page.status}):\n${page.html.slice(0, 400)}`);
+  return { callbackUrl: new URL(page.url), agent, verifier, state };
+}
+
+/** The whole login: hosted pages, then the code exchanged for tokens by openid-client. */
+export async function login(config: oidc.Configuration, options: LoginOptions): Promise<LoginResult> {
+  const { callbackUrl, agent, verifier, state } = await authorize(config, options);
+  const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+  return { tokens, callbackUrl, agent, verifier };
+}

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { AlreadyExistsError, NotFoundError, type SigningKeyRecord, type Store } from '../../src/store/port.js';
+
+/**
+ * The storage contract. Every driver's test file calls this with a factory that opens
+ * a fresh, empty store; a driver is done when all of it passes.
+ */
+export function runStoreContract(driver: string, openFresh: () => Promise<Store>): void {
+  describe(`store contract: ${driver}`, function () {
+    let store: Store;
+    beforeEach(async () => {
+      store = await openFresh();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe('oidc records', () => {
+      it('round-trips a payload and finds it by id, uid and user code', async () => {
+        const payload = { uid: 'u-1', userCode: 'ABCD-EFGH', grantId: 'g-1', nested: { a: [1, 2], 'https://x.example/y': 'dots ok' } };
+        await store.oidc.upsert('DeviceCode', 'id-1', payload, 60);
+        assert.deepEqual(await store.oidc.find('DeviceCode', 'id-1'), payload);
+        assert.deepEqual(await store.oidc.findByUid('DeviceCode', 'u-1'), payload);
+        assert.deepEqual(await store.oidc.findByUserCode('DeviceCode', 'ABCD-EFGH'), payload);
+        assert.equal(await store.oidc.find('AccessToken', 'id-1'), undefined, 'models are separate namespaces');
+      });
+
+      it('upsert replaces the payload', async () => {
+        await store.oidc.upsert('Session', 's', { uid: 'a', n: 1 }, 60);
+        await store.oidc.upsert('Session', 's', { uid: 'b', n: 2 }, 60);
+        assert.deepEqual(await store.oidc.find('Session', 's'), { uid: 'b', n: 2 });
+        assert.equal(await store.oidc.findByUid('Session', 'a'), undefined);
+      });
+
+      it('does not return expired records, and the sweeper deletes them', async () => {
+        await store.oidc.upsert('AccessToken', 'short', { grantId: 'g' }, 1);
+        await store.oidc.upsert('AccessToken', 'long', { grantId: 'g' }, 3600);
+        await store.oidc.upsert('Client', 'forever', { client_id: 'forever' }, undefined);
+        assert.ok(await store.oidc.find('AccessToken', 'short'));
+        const later = Date.now() + 2000;
+        assert.equal(await store.sweepExpired(later), 1);
+        assert.equal(await store.oidc.find('AccessToken', 'short'), undefined);
+        assert.ok(await store.oidc.find('AccessToken', 'long'));
+        assert.ok(await store.oidc.find('Client', 'forever'));
+      });
+
+      it('hides a record on read once its expiry has passed', async function () {
+        this.timeout(5000);
+        await store.oidc.upsert('AuthorizationCode', 'c', { grantId: 'g' }, 1);
+        await new Promise((r) => setTimeout(r, 1100));
+        assert.equal(await store.oidc.find('AuthorizationCode', 'c'), undefined);
+      });
+
+      it('consume succeeds once and records `consumed` in epoch seconds', async () => {
+        await store.oidc.upsert('AuthorizationCode', 'c', { grantId: 'g' }, 60);
+        assert.equal(await store.oidc.consume('AuthorizationCode', 'c'), true);
+        assert.equal(await store.oidc.consume('AuthorizationCode', 'c'), false);
+        const found = await store.oidc.find('AuthorizationCode', 'c');
+        assert.equal(typeof found?.consumed, 'number');
+        assert.ok(Math.abs(found!.consumed! - Date.now() / 1000) < 5);
+      });
+
+      it('of 20 parallel consumes exactly one wins', async () => {
+        await store.oidc.upsert('RefreshToken', 'r', { grantId: 'g' }, 60);
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.oidc.consume('RefreshToken', 'r')));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('re-saving a consumed record does not un-consume it', async () => {
+        await store.oidc.upsert('AuthorizationCode', 'c', { grantId: 'g' }, 60);
+        await store.oidc.consume('AuthorizationCode', 'c');
+        await store.oidc.upsert('AuthorizationCode', 'c', { grantId: 'g' }, 60);
+        assert.ok((await store.oidc.find('AuthorizationCode', 'c'))?.consumed);
+        assert.equal(await store.oidc.consume('AuthorizationCode', 'c'), false);
+      });
+
+      it('consume of a missing record returns false', async () => {
+        assert.equal(await store.oidc.consume('AuthorizationCode', 'nope'), false);
+      });
+
+      it('revokeByGrantId removes every record of that grant in that model only', async () => {
+        await store.oidc.upsert('AccessToken', 'a1', { grantId: 'g1' }, 60);
+        await store.oidc.upsert('AccessToken', 'a2', { grantId: 'g1' }, 60);
+        await store.oidc.upsert('AccessToken', 'a3', { grantId: 'g2' }, 60);
+        await store.oidc.upsert('RefreshToken', 'r1', { grantId: 'g1' }, 60);
+        await store.oidc.revokeByGrantId('AccessToken', 'g1');
+        assert.equal(await store.oidc.find('AccessToken', 'a1'), undefined);
+        assert.equal(await store.oidc.find('AccessToken', 'a2'), undefined);
+        assert.ok(await store.oidc.find('AccessToken', 'a3'));
+        assert.ok(await store.oidc.find('RefreshToken', 'r1'));
+      });
+
+      it('destroy removes one record', async () => {
+        await store.oidc.upsert('Session', 's1', {}, 60);
+        await store.oidc.upsert('Session', 's2', {}, 60);
+        await store.oidc.destroy('Session', 's1');
+        assert.equal(await store.oidc.find('Session', 's1'), undefined);
+        assert.ok(await store.oidc.find('Session', 's2'));
+      });
+    });
+
+    describe('users', () => {
+      const newUser = (email: string) => ({
+        id: randomUUID(),
+        email,
+        emailVerified: false,
+        name: 'Ada',
+        passwordHash: '$argon2id$fake',
+        isAdmin: false,
+      });
+
+      it('creates and finds a user by id and by email, case-insensitively', async () => {
+        const created = await store.users.create(newUser('Ada@Example.COM'));
+        assert.equal(created.email, 'ada@example.com');
+        assert.deepEqual(await store.users.findById(created.id), created);
+        assert.deepEqual(await store.users.findByEmail('ADA@example.com'), created);
+        assert.equal(await store.users.count(), 1);
+      });
+
+      it('refuses a second user with the same email in another case', async () => {
+        await store.users.create(newUser('ada@example.com'));
+        await assert.rejects(store.users.create(newUser('ADA@EXAMPLE.COM')), AlreadyExistsError);
+        assert.equal(await store.users.count(), 1);
+      });
+
+      it('parallel sign-ups with one email make one user', async () => {
+        const results = await Promise.allSettled(Array.from({ length: 10 }, () => store.users.create(newUser('race@example.com'))));
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+        for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof AlreadyExistsError);
+      });
+
+      it('sets a password hash, and reports unknown users', async () => {
+        const u = await store.users.create(newUser('pw@example.com'));
+        await store.users.setPasswordHash(u.id, '$argon2id$new');
+        assert.equal((await store.users.findById(u.id))?.passwordHash, '$argon2id$new');
+        await assert.rejects(store.users.setPasswordHash('missing', 'x'), NotFoundError);
+      });
+    });
+
+    describe('clients', () => {
+      it('upserts, keeps createdAt, and lists', async () => {
+        const first = await store.clients.upsert({ clientId: 'app', metadata: { redirect_uris: ['https://a/cb'] }, secretCiphertext: 'v1.x' });
+        await new Promise((r) => setTimeout(r, 5));
+        const second = await store.clients.upsert({ clientId: 'app', metadata: { redirect_uris: ['https://b/cb'] }, secretCiphertext: null });
+        assert.equal(second.createdAt, first.createdAt);
+        assert.ok(second.updatedAt >= first.updatedAt);
+        assert.deepEqual(second.metadata, { redirect_uris: ['https://b/cb'] });
+        assert.equal(second.secretCiphertext, null);
+        assert.deepEqual(await store.clients.find('app'), second);
+        assert.equal(await store.clients.find('other'), undefined);
+        await store.clients.upsert({ clientId: 'cli', metadata: {}, secretCiphertext: null });
+        assert.deepEqual((await store.clients.list()).map((c) => c.clientId).sort(), ['app', 'cli']);
+      });
+    });
+
+    describe('signing keys', () => {
+      const key = (kid: string, createdAt: number): SigningKeyRecord => ({
+        kid,
+        alg: 'ES256',
+        publicJwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid },
+        privateJwkCiphertext: 'v1.cipher',
+        createdAt,
+        activatesAt: createdAt,
+        retiresAt: null,
+      });
+
+      it('inserts and lists oldest first; refuses a duplicate kid', async () => {
+        await store.signingKeys.insert(key('k2', 2000));
+        await store.signingKeys.insert(key('k1', 1000));
+        assert.deepEqual((await store.signingKeys.list()).map((k) => k.kid), ['k1', 'k2']);
+        assert.deepEqual((await store.signingKeys.list())[0], key('k1', 1000));
+        await assert.rejects(store.signingKeys.insert(key('k1', 3000)), AlreadyExistsError);
+      });
+
+      it('retire sets retiresAt once; delete removes', async () => {
+        await store.signingKeys.insert(key('k1', 1000));
+        await store.signingKeys.retire('k1', 5000);
+        await store.signingKeys.retire('k1', 9000);
+        assert.equal((await store.signingKeys.list())[0]?.retiresAt, 5000);
+        await store.signingKeys.delete('k1');
+        assert.deepEqual(await store.signingKeys.list(), []);
+      });
+    });
+
+    it('ping resolves while the database is reachable', async () => {
+      await store.ping();
+    });
+  });
+}
