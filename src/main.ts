@@ -19,7 +19,8 @@ export async function serve(env: Record<string, string | undefined>): Promise<vo
   try {
     running = await startServer(config, logger);
   } catch (err) {
-    logger.error('gatehouse failed to start', { error: (err as Error).message });
+    // Always on stderr, whatever LOG_LEVEL says: the operator must see why it stopped.
+    process.stderr.write(`startup error: ${(err as Error).message}\n`);
     process.exit(1);
   }
   const shutdown = (signal: string) => {
@@ -32,6 +33,8 @@ export async function serve(env: Record<string, string | undefined>): Promise<vo
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // `on`, not `once`: a second signal during the drain must not fall back to the
+  // default action (immediate death); stop() is idempotent.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -24,6 +24,9 @@ export interface RunningServer {
 
 /** Opens the store and everything in it needs at start, then serves. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  if (config.issuer.startsWith('https:') && !config.trustProxy) {
+    logger.warn('ISSUER is https but TRUST_PROXY is false: behind a TLS-terminating proxy, set TRUST_PROXY=true or secure cookies cannot be set');
+  }
   const secrets = new Secrets(resolveRootSecret(config, logger));
   const store = await openStore(config.databaseUrl);
   let live: LiveProvider;

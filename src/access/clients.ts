@@ -14,6 +14,7 @@ const isLoopback = (u: URL) => ['127.0.0.1', '[::1]', 'localhost'].includes(u.ho
  * loopback (native apps, RFC 8252 §7.3) or localhost development.
  */
 const redirectUri = z.url({ error: 'must be an absolute URL' }).superRefine((value, ctx) => {
+  if (!URL.canParse(value)) return; // already reported by z.url()
   const u = new URL(value);
   if (u.hash || value.includes('#')) ctx.addIssue({ code: 'custom', message: `${value}: must not contain a fragment` });
   if (u.username || u.password) ctx.addIssue({ code: 'custom', message: `${value}: must not contain userinfo` });

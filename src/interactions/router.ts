@@ -44,8 +44,10 @@ export function interactionRouter(live: LiveProvider, store: Store, secrets: Sec
   }
 
   async function readCheckedForm(ctx: Context): Promise<Record<string, string>> {
+    // Browsers send `Origin: null` under our Referrer-Policy: no-referrer, so only a
+    // named foreign origin is refused here; the CSRF token is the real gate.
     const origin = ctx.get('origin');
-    if (origin && origin !== issuerOrigin) throw new HttpError(403, 'invalid_request', 'Cross-site form submissions are refused.');
+    if (origin && origin !== 'null' && origin !== issuerOrigin) throw new HttpError(403, 'invalid_request', 'Cross-site form submissions are refused.');
     const form = await readForm(ctx);
     if (!secrets.verifyCsrfToken(`interaction:${ctx.params.uid}`, form.csrf)) {
       throw new HttpError(403, 'invalid_request', 'The form has expired. Go back and try again.');

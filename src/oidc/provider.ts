@@ -18,8 +18,10 @@ export const maxSignedTokenLifetime = (config: Config) => Math.max(config.ttl.ac
  * logout confirmation) use our views through `ctx.render`.
  */
 export function createProvider(config: Config, store: Store, secrets: Secrets, jwks: { keys: JWK[] }): Provider {
-  const production = config.env === 'production';
-  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: production };
+  // Secure cookies (and the __Host- prefix, which needs them) whenever the issuer is
+  // https; a plain-http issuer is only allowed on loopback, where browsers need them off.
+  const https = config.issuer.startsWith('https:');
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https };
   const knownResources = new Set([config.defaultResource, ...config.resources]);
 
   const configuration: Configuration = {
@@ -50,7 +52,7 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
     cookies: {
       keys: [...secrets.cookieKeys],
       // __Host- pins the session cookie to this exact origin (no Domain, Path=/, Secure).
-      names: { session: production ? '__Host-gatehouse.session' : 'gatehouse.session', interaction: 'gatehouse.interaction', resume: 'gatehouse.resume' },
+      names: { session: https ? '__Host-gatehouse.session' : 'gatehouse.session', interaction: 'gatehouse.interaction', resume: 'gatehouse.resume' },
       long: cookie,
       short: cookie,
     },

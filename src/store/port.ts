@@ -3,7 +3,9 @@
  * each driver in `adapters/` implements them. Domain code never imports a driver.
  *
  * Rules every driver follows (checked by the contract suite in test/store/):
- * - no multi-document transactions: consume-once and rotation are single conditional updates;
+ * - no multi-document transactions: consume-once is a single atomic operation (a
+ *   conditional UPDATE on SQLite; on MongoDB the insert of a marker under a unique index,
+ *   because FerretDB applies a conditional update as read-then-write, so several can win);
  * - expiry is enforced on read; {@link Store.sweepExpired} deletes what has expired;
  * - timestamps are epoch milliseconds.
  */

@@ -58,6 +58,8 @@ export async function startTestServer(databaseUrl: string, overrides: Record<str
     createClient: (input) => registerClient(running.store, secrets, { client_name: 'Test App', ...input }),
     async stop() {
       await running.stop();
+      // Let clients' pooled keep-alive sockets see the close before a restart on this port.
+      await new Promise((resolve) => setTimeout(resolve, 50));
       rmSync(config.dataDir, { recursive: true, force: true });
     },
   };

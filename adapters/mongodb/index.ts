@@ -1,0 +1,205 @@
+import mongoose from 'mongoose';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  StoreUnavailableError,
+  type ClientRecord,
+  type ClientRepository,
+  type OidcPayload,
+  type OidcRecords,
+  type SigningKeyRecord,
+  type SigningKeyRepository,
+  type Store,
+  type UserRecord,
+  type UserRepository,
+} from '../../src/store/port.js';
+import { MARK_GRACE_SECONDS, createIndexes, defineModels, type ClientDoc, type OidcDoc, type SigningKeyDoc } from './schema.js';
+
+/**
+ * The MongoDB driver (also runs on FerretDB 1.24). Commands are not buffered and server
+ * selection gives up after 2 s, so an unreachable database surfaces quickly as
+ * {@link StoreUnavailableError} instead of hanging requests.
+ */
+export async function openMongoStore(url: string): Promise<Store> {
+  const conn = mongoose.createConnection(url, { bufferCommands: false, serverSelectionTimeoutMS: 2000, autoIndex: false, autoCreate: false });
+  try {
+    await conn.asPromise();
+    await createIndexes(conn);
+  } catch (err) {
+    await conn.close().catch(() => {});
+    throw toStoreError(err);
+  }
+  const { Oidc, Consumed, Users, Clients, SigningKeys } = defineModels(conn);
+
+  const now = () => Date.now();
+  const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
+  const findOidc = async (model: string, filter: Partial<OidcDoc>): Promise<OidcPayload | undefined> => {
+    const doc = await Oidc.findOne({ model, ...filter, ...live() }, { id: 1, payload: 1 }).lean();
+    if (!doc) return undefined;
+    const parsed = JSON.parse(doc.payload) as OidcPayload;
+    const mark = await Consumed.findOne({ model, id: doc.id }, { consumedAt: 1 }).lean();
+    // oidc-provider reads `consumed` as epoch seconds.
+    return mark ? { ...parsed, consumed: Math.floor(mark.consumedAt / 1000) } : parsed;
+  };
+
+  return guard<Store>({
+    driver: 'mongodb',
+    oidc: guard<OidcRecords>({
+      async upsert(model, id, payload, expiresIn) {
+        const expiresAt = expiresIn ? new Date(now() + expiresIn * 1000) : null;
+        const fields = { payload: JSON.stringify(payload), grantId: payload.grantId ?? null, uid: payload.uid ?? null, userCode: payload.userCode ?? null, expiresAt };
+        await retryLostUpsert(() => Oidc.updateOne({ model, id }, { $set: fields }, { upsert: true }));
+        // Keeps an existing mark's lifetime in step with the record. A payload that says
+        // consumed creates the mark if missing, but never replaces its time (SQL's COALESCE).
+        const consumedAt = typeof payload.consumed === 'number' ? payload.consumed * 1000 : undefined;
+        const upsert = consumedAt !== undefined;
+        await retryLostUpsert(() =>
+          Consumed.updateOne({ model, id }, { $set: { expiresAt }, ...(upsert && { $setOnInsert: { consumedAt } }) }, { upsert }),
+        );
+      },
+      find: (model, id) => findOidc(model, { id }),
+      findByUid: (model, uid) => findOidc(model, { uid }),
+      findByUserCode: (model, userCode) => findOidc(model, { userCode }),
+      // Not one conditional update: on FerretDB several of those can win (see schema.ts).
+      // The unique index on oidc_consumed admits exactly one insert of the mark.
+      async consume(model, id) {
+        const doc = await Oidc.findOne({ model, id }, { expiresAt: 1 }).lean();
+        if (!doc) return false;
+        try {
+          await Consumed.insertOne({ model, id, expiresAt: doc.expiresAt, consumedAt: now() });
+          return true;
+        } catch (err) {
+          if (isDuplicateKey(err)) return false;
+          throw err;
+        }
+      },
+      // Marks stay until they expire; see schema.ts.
+      async destroy(model, id) {
+        await Oidc.deleteOne({ model, id });
+      },
+      async revokeByGrantId(model, grantId) {
+        await Oidc.deleteMany({ model, grantId });
+      },
+    }),
+    users: guard<UserRepository>({
+      async create(user) {
+        const record: UserRecord = { ...user, email: user.email.toLowerCase(), createdAt: now(), updatedAt: now() };
+        await insertUnique(Users.insertOne(record), `user ${record.email} exists`);
+        return record;
+      },
+      findById: async (id) => toUser(await Users.findOne({ id }).lean()),
+      findByEmail: async (email) => toUser(await Users.findOne({ email: email.toLowerCase() }).lean()),
+      count: async () => Users.countDocuments(),
+      async setPasswordHash(id, passwordHash) {
+        const { matchedCount } = await Users.updateOne({ id }, { $set: { passwordHash, updatedAt: now() } });
+        if (matchedCount !== 1) throw new NotFoundError(`user ${id}`);
+      },
+    }),
+    clients: guard<ClientRepository>({
+      async upsert({ clientId, metadata, secretCiphertext }) {
+        const doc = await retryLostUpsert(() =>
+          Clients.findOneAndUpdate(
+            { clientId },
+            { $set: { metadata: JSON.stringify(metadata), secretCiphertext, updatedAt: now() }, $setOnInsert: { createdAt: now() } },
+            { upsert: true, returnDocument: 'after' },
+          ).lean(),
+        );
+        return toClient(doc!);
+      },
+      find: async (clientId) => {
+        const doc = await Clients.findOne({ clientId }).lean();
+        return doc ? toClient(doc) : undefined;
+      },
+      list: async () => (await Clients.find().sort({ createdAt: 1, clientId: 1 }).lean()).map(toClient),
+    }),
+    signingKeys: guard<SigningKeyRepository>({
+      list: async () => (await SigningKeys.find().sort({ createdAt: 1, kid: 1 }).lean()).map(toSigningKey),
+      async insert(key) {
+        await insertUnique(SigningKeys.insertOne({ ...key, publicJwk: JSON.stringify(key.publicJwk) }), `signing key ${key.kid} exists`);
+      },
+      async retire(kid, retiresAt) {
+        await SigningKeys.updateOne({ kid, retiresAt: null }, { $set: { retiresAt } });
+      },
+      async delete(kid) {
+        await SigningKeys.deleteOne({ kid });
+      },
+    }),
+    async ping() {
+      await conn.db!.admin().ping();
+    },
+    async sweepExpired(at = now()) {
+      await Consumed.deleteMany({ expiresAt: { $lte: new Date(at - MARK_GRACE_SECONDS * 1000) } });
+      return (await Oidc.deleteMany({ expiresAt: { $lte: new Date(at) } })).deletedCount;
+    },
+    async close() {
+      await conn.close();
+    },
+  });
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  return err instanceof mongoose.mongo.MongoServerError && err.code === 11000;
+}
+
+/**
+ * Two first upserts of one key race to insert; MongoDB retries the loser itself, FerretDB
+ * reports a duplicate key. Retried once, the loser finds and updates the winner's document.
+ */
+async function retryLostUpsert<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isDuplicateKey(err)) return write();
+    throw err;
+  }
+}
+
+/** Runs an insert, turning a unique-index violation into {@link AlreadyExistsError}. */
+async function insertUnique(write: Promise<unknown>, duplicateMessage: string): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    if (isDuplicateKey(err)) throw new AlreadyExistsError(duplicateMessage);
+    throw err;
+  }
+}
+
+/** Wraps every method so that "cannot reach the database" becomes {@link StoreUnavailableError} (HTTP 503). */
+function guard<T extends object>(target: T): T {
+  const wrapped = Object.entries(target).map(([key, value]) => [
+    key,
+    typeof value === 'function'
+      ? async (...args: unknown[]) => {
+          try {
+            return await (value as (...a: unknown[]) => Promise<unknown>)(...args);
+          } catch (err) {
+            throw toStoreError(err);
+          }
+        }
+      : value,
+  ]);
+  return Object.fromEntries(wrapped) as T;
+}
+
+function toStoreError(err: unknown): unknown {
+  const unreachable =
+    err instanceof mongoose.mongo.MongoNetworkError ||
+    err instanceof mongoose.mongo.MongoServerSelectionError ||
+    err instanceof mongoose.Error.MongooseServerSelectionError;
+  return unreachable ? new StoreUnavailableError(`database unreachable: ${err.message}`, { cause: err }) : err;
+}
+
+function toUser(doc: UserRecord | null): UserRecord | undefined {
+  if (!doc) return undefined;
+  const { id, email, emailVerified, name, passwordHash, isAdmin, createdAt, updatedAt } = doc;
+  return { id, email, emailVerified, name, passwordHash, isAdmin, createdAt, updatedAt };
+}
+
+function toClient({ clientId, metadata, secretCiphertext, createdAt, updatedAt }: ClientDoc): ClientRecord {
+  return { clientId, metadata: JSON.parse(metadata) as Record<string, unknown>, secretCiphertext, createdAt, updatedAt };
+}
+
+function toSigningKey(doc: SigningKeyDoc): SigningKeyRecord {
+  const { kid, alg, publicJwk, privateJwkCiphertext, createdAt, activatesAt, retiresAt } = doc;
+  return { kid, alg, publicJwk: JSON.parse(publicJwk) as Record<string, unknown>, privateJwkCiphertext, createdAt, activatesAt, retiresAt };
+}
