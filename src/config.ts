@@ -17,6 +17,8 @@ export interface Config {
   readonly clientsFile: string | undefined;
   readonly admin: { readonly email: string; readonly password: string } | undefined;
   readonly trustProxy: boolean;
+  /** Let oidc-provider's outgoing requests (back-channel logout, client JWKS) reach private and loopback addresses. */
+  readonly allowPrivateNetworkRequests: boolean;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   readonly ttl: {
     readonly accessToken: number;
@@ -86,6 +88,7 @@ const envSchema = z.object({
   ADMIN_EMAIL: z.email({ error: 'must be an email address, e.g. admin@example.com' }).optional(),
   ADMIN_PASSWORD: z.string().min(12, { error: 'must be at least 12 characters' }).optional(),
   TRUST_PROXY: flag,
+  ALLOW_PRIVATE_NETWORK_REQUESTS: flag,
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }).default('info'),
   ACCESS_TOKEN_TTL: seconds(3600, '3600'),
   ID_TOKEN_TTL: seconds(3600, '3600'),
@@ -148,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     clientsFile: e.CLIENTS_FILE,
     admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? Object.freeze({ email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD }) : undefined,
     trustProxy: e.TRUST_PROXY,
+    allowPrivateNetworkRequests: e.ALLOW_PRIVATE_NETWORK_REQUESTS,
     logLevel: e.LOG_LEVEL,
     ttl: Object.freeze({
       accessToken: e.ACCESS_TOKEN_TTL,

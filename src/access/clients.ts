@@ -13,7 +13,7 @@ const isLoopback = (u: URL) => ['127.0.0.1', '[::1]', 'localhost'].includes(u.ho
  * should register: fragments (RFC 6749 §3.1.2), userinfo, and plain http other than
  * loopback (native apps, RFC 8252 §7.3) or localhost development.
  */
-const redirectUri = z.url({ error: 'must be an absolute URL' }).superRefine((value, ctx) => {
+const registeredUri = z.url({ error: 'must be an absolute URL' }).superRefine((value, ctx) => {
   if (!URL.canParse(value)) return; // already reported by z.url()
   const u = new URL(value);
   if (u.hash || value.includes('#')) ctx.addIssue({ code: 'custom', message: `${value}: must not contain a fragment` });
@@ -28,14 +28,17 @@ export const clientInputSchema = z
       .regex(/^[A-Za-z0-9._~-]{3,128}$/, { error: 'must be 3–128 characters of A–Z a–z 0–9 . _ ~ -' })
       .optional(),
     client_name: z.string().trim().min(1).max(200),
-    redirect_uris: z.array(redirectUri).default([]),
-    post_logout_redirect_uris: z.array(redirectUri).default([]),
+    redirect_uris: z.array(registeredUri).default([]),
+    post_logout_redirect_uris: z.array(registeredUri).default([]),
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
     /** A public client (SPA, CLI, native app) has no secret and relies on PKCE. */
     public: z.boolean().default(false),
     application_type: z.enum(['web', 'native']).default('web'),
     scope: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/).optional(),
     id_token_signed_response_alg: z.enum(['ES256', 'RS256']).optional(),
+    /** OIDC Back-Channel Logout: where the tool is told, server to server, that a session ended. */
+    backchannel_logout_uri: registeredUri.optional(),
+    backchannel_logout_session_required: z.boolean().default(true),
     /** Only for clients seeded from CLIENTS_FILE, where the team manages the secret. */
     client_secret: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   })
@@ -76,6 +79,9 @@ export async function registerClient(store: Store, secrets: Secrets, input: Clie
     token_endpoint_auth_method: c.public ? 'none' : 'client_secret_basic',
     ...(c.scope ? { scope: c.scope } : {}),
     ...(c.id_token_signed_response_alg ? { id_token_signed_response_alg: c.id_token_signed_response_alg } : {}),
+    ...(c.backchannel_logout_uri
+      ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: c.backchannel_logout_session_required }
+      : {}),
   };
   const secret = c.public ? undefined : (c.client_secret ?? randomBytes(32).toString('base64url'));
   await store.clients.upsert({

@@ -52,6 +52,7 @@ export class LiveProvider {
     const provider = createProvider(this.config, this.store, this.secrets, buildJwks(keys, this.secrets, now));
     provider.on('server_error', (_ctx, err) => this.logger.error('oidc server error', { err }));
     provider.on('grant.revoked', (_ctx, grantId) => this.logger.info('grant revoked', { grantId }));
+    provider.on('backchannel.error', (_ctx, err, client) => this.logger.warn('back-channel logout delivery failed', { client: client.clientId, error: err.message }));
     this.#provider = provider;
     this.#middleware = compose(provider.middleware) as Middleware;
     if (this.#fingerprint) this.logger.info('signing keys changed; provider reloaded', { keys: fingerprint });

@@ -76,6 +76,8 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
       introspection: { enabled: true, allowedPolicy: async (_ctx, caller, token) => token.clientId === caller.clientId },
       revocation: { enabled: true, allowedPolicy: async (_ctx, caller, token) => token.clientId === caller.clientId },
       userinfo: { enabled: true },
+      // Tools that register a backchannel_logout_uri hear about a sign-out server to server.
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
@@ -103,6 +105,11 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
         },
       },
     },
+    // The library refuses private and loopback targets (SSRF protection) by giving fetch
+    // its own dispatcher; internal tools on a private network need that lifted, by choice.
+    ...(config.allowPrivateNetworkRequests
+      ? { fetch: (input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, dispatcher: undefined } as RequestInit) }
+      : {}),
     async renderError(ctx: KoaContextWithOIDC, out) {
       await ctx.render('layout', { page: 'error', title: 'Something went wrong', error: out.error, description: out.error_description });
     },

@@ -51,6 +51,10 @@ export async function authorize(config: oidc.Configuration, options: LoginOption
 /** The whole login: hosted pages, then the code exchanged for tokens by openid-client. */
 export async function login(config: oidc.Configuration, options: LoginOptions): Promise<LoginResult> {
   const { callbackUrl, agent, verifier, state } = await authorize(config, options);
-  const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+  const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    ...(options.extra?.nonce ? { expectedNonce: options.extra.nonce } : {}),
+  });
   return { tokens, callbackUrl, agent, verifier };
 }

@@ -13,6 +13,9 @@ export interface Page {
 export class UserAgent {
   readonly cookies = new Map<string, string>();
 
+  /** @param publicOrigin the origin the browser believes it is on (one load-balanced origin for several instances). */
+  constructor(private readonly publicOrigin?: string) {}
+
   /** GET `url` and follow redirects until a response that is not one, or one leaving for `stopAt`. */
   async open(url: string, stopAt?: string): Promise<Page> {
     return this.follow(await this.request(url, { method: 'GET' }), url, stopAt);
@@ -26,14 +29,15 @@ export class UserAgent {
     const response = await this.request(action, {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(page.url).origin },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: this.publicOrigin ?? new URL(page.url).origin },
     });
     return this.follow(response, action, stopAt);
   }
 
   async request(url: string, init: RequestInit): Promise<Response> {
     const headers = new Headers(init.headers);
-    const host = new URL(url).host;
+    // Cookies are scoped by host name, not port (RFC 6265 §8.5), as in a browser.
+    const host = new URL(url).hostname;
     const jar = [...this.cookies].filter(([k]) => k.startsWith(`${host}|`)).map(([k, v]) => `${k.split('|')[1]}=${v}`);
     if (jar.length) headers.set('cookie', jar.join('; '));
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });

@@ -10,6 +10,7 @@ import { freePort } from '../helpers/free-port.js';
 import { TEST_SECRET, testEnv } from '../helpers/gatehouse.js';
 import { runCli, spawnServer, type ServerProcess } from '../helpers/processes.js';
 import { login } from '../helpers/relying-party.js';
+import { UserAgent, type Page } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
 
@@ -68,6 +69,41 @@ for (const backend of backends) {
       const refreshed = await oidc.refreshTokenGrant(onB, tokens.refresh_token!);
       assert.equal((await oidc.tokenIntrospection(onA, refreshed.access_token)).active, true);
       await assert.rejects(oidc.refreshTokenGrant(onA, tokens.refresh_token!));
+    });
+
+    it('login on A, consent on B, token on A, refresh on B, logout on A, then prompt=none on B needs a login', async () => {
+      const onA = await configFor(a, env.ISSUER!, client);
+      const onB = await configFor(b, env.ISSUER!, client);
+      const on = (instance: ServerProcess, page: Page): Page => ({ ...page, url: page.url.replace(/^http:\/\/127\.0\.0\.1:\d+/, instance.url) });
+      const agent = new UserAgent(env.ISSUER);
+      const verifier = oidc.randomPKCECodeVerifier();
+      const start = oidc.buildAuthorizationUrl(onA, {
+        redirect_uri: REDIRECT,
+        scope: 'openid offline_access',
+        prompt: 'consent',
+        state: 's1',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      const loginPage = await agent.open(start.toString(), REDIRECT);
+      const consentPage = await agent.submit(on(a, loginPage), '/login', { email, password: 'correct horse battery staple' }, REDIRECT);
+      const callback = await agent.submit(on(b, consentPage), '/confirm', {}, REDIRECT);
+      const tokens = await oidc.authorizationCodeGrant(onA, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: 's1' });
+      const refreshed = await oidc.refreshTokenGrant(onB, tokens.refresh_token!);
+
+      const confirm = await agent.open(oidc.buildEndSessionUrl(onA, { id_token_hint: refreshed.id_token! }).toString());
+      const signedOut = await agent.submit(on(a, confirm), '/session/end/confirm', { logout: 'yes' });
+      assert.match(signedOut.html, /Signed out/);
+
+      const silent = oidc.buildAuthorizationUrl(onB, {
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        prompt: 'none',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const answer = await agent.open(silent.toString(), REDIRECT);
+      assert.equal(new URL(answer.url).searchParams.get('error'), 'login_required');
     });
 
     it('after `signing-keys rotate`, tokens signed before and after verify against JWKS on both', async () => {
