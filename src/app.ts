@@ -3,6 +3,7 @@ import Koa from 'koa';
 import views from 'koa-views';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { accountRouter } from './accounts/router.js';
 import type { Config } from './config.js';
 import { errorHandler } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -10,6 +11,8 @@ import { interactionRouter } from './interactions/router.js';
 import type { Logger } from './logger.js';
 import type { LiveProvider } from './oidc/live-provider.js';
 import { healthRouter, type Lifecycle } from './ops/health.js';
+import type { Mailer } from './mail/mailer.js';
+import { Csrf } from './security/csrf.js';
 import type { Secrets } from './security/secrets.js';
 import type { Store } from './store/port.js';
 
@@ -22,6 +25,7 @@ export interface AppDeps {
   live: LiveProvider;
   logger: Logger;
   lifecycle: Lifecycle;
+  mailer: Mailer;
 }
 
 /**
@@ -29,7 +33,7 @@ export interface AppDeps {
  * views, our own routes, and finally oidc-provider for everything it owns (discovery,
  * /auth, /token, /jwks, …).
  */
-export function createApp({ config, store, secrets, live, logger, lifecycle }: AppDeps): Koa {
+export function createApp({ config, store, secrets, live, logger, lifecycle, mailer }: AppDeps): Koa {
   const app = new Koa();
   app.proxy = config.trustProxy;
   // oidc-provider's middleware runs on our context (see LiveProvider), so its signed
@@ -42,10 +46,14 @@ export function createApp({ config, store, secrets, live, logger, lifecycle }: A
   app.use(views(viewsDir, { extension: 'ejs' }));
   app.use(errorHandler(logger));
 
-  const assets = assetRouter();
-  const health = healthRouter(store, lifecycle);
-  const interactions = interactionRouter(live, store, secrets, config.issuer);
-  for (const router of [assets, health, interactions]) app.use(router.routes()).use(router.allowedMethods());
+  const csrf = new Csrf(secrets, config.issuer);
+  const routers = [
+    assetRouter(),
+    healthRouter(store, lifecycle),
+    interactionRouter(live, store, csrf),
+    accountRouter({ store, mailer, issuer: config.issuer, logger }, csrf),
+  ];
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
   app.use(live.middleware);
   return app;

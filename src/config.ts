@@ -15,6 +15,7 @@ export interface Config {
   /** Root secret; undefined in development until {@link resolveSecret} generates one. */
   readonly secret: string | undefined;
   readonly clientsFile: string | undefined;
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string; readonly outboxDir: string };
   readonly admin: { readonly email: string; readonly password: string } | undefined;
   readonly trustProxy: boolean;
   /** Let oidc-provider's outgoing requests (back-channel logout, client JWKS) reach private and loopback addresses. */
@@ -85,6 +86,11 @@ const envSchema = z.object({
     .min(32, { error: 'must be at least 32 characters, e.g. the output of `openssl rand -base64 48`' })
     .optional(),
   CLIENTS_FILE: z.string().min(1).optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/.+/, { error: 'must be an smtp:// or smtps:// URL, e.g. smtps://user:pass@smtp.example.com:465' })
+    .optional(),
+  MAIL_FROM: z.string().min(3).optional(),
   ADMIN_EMAIL: z.email({ error: 'must be an email address, e.g. admin@example.com' }).optional(),
   ADMIN_PASSWORD: z.string().min(12, { error: 'must be at least 12 characters' }).optional(),
   TRUST_PROXY: flag,
@@ -149,6 +155,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: e.DATA_DIR,
     secret: e.GATEHOUSE_SECRET,
     clientsFile: e.CLIENTS_FILE,
+    mail: Object.freeze({
+      smtpUrl: e.SMTP_URL,
+      from: e.MAIL_FROM ?? `Gatehouse <no-reply@${issuerUrl.hostname}>`,
+      outboxDir: `${e.DATA_DIR}/outbox`,
+    }),
     admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? Object.freeze({ email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD }) : undefined,
     trustProxy: e.TRUST_PROXY,
     allowPrivateNetworkRequests: e.ALLOW_PRIVATE_NETWORK_REQUESTS,

@@ -5,6 +5,7 @@ import { createUser } from './accounts/users.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import { createMailer, type Mailer } from './mail/mailer.js';
 import { LiveProvider } from './oidc/live-provider.js';
 import { deleteRetiredKeys, ensureSigningKeys } from './oidc/signing-keys.js';
 import type { Lifecycle } from './ops/health.js';
@@ -18,6 +19,7 @@ export interface RunningServer {
   readonly url: string;
   readonly server: Server;
   readonly store: Store;
+  readonly mailer: Mailer;
   /** Drains: readiness goes red, in-flight requests finish, then the store closes. */
   stop(): Promise<void>;
 }
@@ -47,7 +49,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
 
   const lifecycle: Lifecycle = { draining: false };
-  const app = createApp({ config, store, secrets, live, logger, lifecycle });
+  const mailer = createMailer(config.mail, logger);
+  const app = createApp({ config, store, secrets, live, logger, lifecycle, mailer });
   const server = createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -72,9 +75,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout * 1000);
       await closed;
       clearTimeout(deadline);
+      await mailer.close();
       await store.close();
       logger.info('gatehouse stopped');
     })());
 
-  return { url: `http://127.0.0.1:${port}`, server, store, stop };
+  return { url: `http://127.0.0.1:${port}`, server, store, mailer, stop };
 }

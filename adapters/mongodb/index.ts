@@ -3,6 +3,9 @@ import {
   AlreadyExistsError,
   NotFoundError,
   StoreUnavailableError,
+  type ActionPurpose,
+  type ActionTokenRecord,
+  type ActionTokenRepository,
   type ClientRecord,
   type ClientRepository,
   type OidcPayload,
@@ -13,7 +16,15 @@ import {
   type UserRecord,
   type UserRepository,
 } from '../../src/store/port.js';
-import { MARK_GRACE_SECONDS, createIndexes, defineModels, type ClientDoc, type OidcDoc, type SigningKeyDoc } from './schema.js';
+import {
+  MARK_GRACE_SECONDS,
+  createIndexes,
+  defineModels,
+  type ActionTokenDoc,
+  type ClientDoc,
+  type OidcDoc,
+  type SigningKeyDoc,
+} from './schema.js';
 
 /**
  * The MongoDB driver (also runs on FerretDB 1.24). Commands are not buffered and server
@@ -29,7 +40,7 @@ export async function openMongoStore(url: string): Promise<Store> {
     await conn.close().catch(() => {});
     throw toStoreError(err);
   }
-  const { Oidc, Consumed, Users, Clients, SigningKeys } = defineModels(conn);
+  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens } = defineModels(conn);
 
   const now = () => Date.now();
   const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
@@ -41,13 +52,21 @@ export async function openMongoStore(url: string): Promise<Store> {
     // oidc-provider reads `consumed` as epoch seconds.
     return mark ? { ...parsed, consumed: Math.floor(mark.consumedAt / 1000) } : parsed;
   };
+  const liveToken = (tokenHash: string, purpose: ActionPurpose) => ({ tokenHash, purpose, expiresAt: { $gt: new Date(now()) } });
 
   return guard<Store>({
     driver: 'mongodb',
     oidc: guard<OidcRecords>({
       async upsert(model, id, payload, expiresIn) {
         const expiresAt = expiresIn ? new Date(now() + expiresIn * 1000) : null;
-        const fields = { payload: JSON.stringify(payload), grantId: payload.grantId ?? null, uid: payload.uid ?? null, userCode: payload.userCode ?? null, expiresAt };
+        const fields = {
+          payload: JSON.stringify(payload),
+          grantId: payload.grantId ?? null,
+          uid: payload.uid ?? null,
+          userCode: payload.userCode ?? null,
+          accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
+          expiresAt,
+        };
         await retryLostUpsert(() => Oidc.updateOne({ model, id }, { $set: fields }, { upsert: true }));
         // Keeps an existing mark's lifetime in step with the record. A payload that says
         // consumed creates the mark if missing, but never replaces its time (SQL's COALESCE).
@@ -80,6 +99,10 @@ export async function openMongoStore(url: string): Promise<Store> {
       async revokeByGrantId(model, grantId) {
         await Oidc.deleteMany({ model, grantId });
       },
+      async revokeByAccount(accountId, keepSessionId) {
+        const keep = keepSessionId === undefined ? {} : { $nor: [{ model: 'Session', id: keepSessionId }] };
+        await Oidc.deleteMany({ accountId, ...keep });
+      },
     }),
     users: guard<UserRepository>({
       async create(user) {
@@ -92,6 +115,14 @@ export async function openMongoStore(url: string): Promise<Store> {
       count: async () => Users.countDocuments(),
       async setPasswordHash(id, passwordHash) {
         const { matchedCount } = await Users.updateOne({ id }, { $set: { passwordHash, updatedAt: now() } });
+        if (matchedCount !== 1) throw new NotFoundError(`user ${id}`);
+      },
+      async upgradePasswordHash(id, current, passwordHash) {
+        const { modifiedCount } = await Users.updateOne({ id, passwordHash: current }, { $set: { passwordHash, updatedAt: now() } });
+        return modifiedCount === 1;
+      },
+      async setEmailVerified(id) {
+        const { matchedCount } = await Users.updateOne({ id }, { $set: { emailVerified: true, updatedAt: now() } });
         if (matchedCount !== 1) throw new NotFoundError(`user ${id}`);
       },
     }),
@@ -124,12 +155,44 @@ export async function openMongoStore(url: string): Promise<Store> {
         await SigningKeys.deleteOne({ kid });
       },
     }),
+    actionTokens: guard<ActionTokenRepository>({
+      async issue(token) {
+        const { tokenHash, userId, purpose } = token;
+        await ActionTokens.deleteMany({ userId, purpose });
+        try {
+          await ActionTokens.insertOne({ ...token, data: JSON.stringify(token.data), expiresAt: new Date(token.expiresAt) });
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+          // FerretDB does not say which unique index refused the insert. If no other token
+          // holds our hash, a parallel issue took the (userId, purpose) slot after our delete
+          // (see schema.ts): the outcome is that of ours coming first and being voided by it,
+          // which SQLite's transaction allows too, so it is no error. Retrying instead would
+          // only shift the loss, and under many parallel issues could give up.
+          const holder = await ActionTokens.findOne({ tokenHash }, { userId: 1, purpose: 1 }).lean();
+          if (holder && (holder.userId !== userId || holder.purpose !== purpose)) throw err;
+        }
+      },
+      find: async (tokenHash, purpose) => toActionToken(await ActionTokens.findOne(liveToken(tokenHash, purpose)).lean()),
+      // Not findOneAndDelete: FerretDB returns the token to several parallel callers. Only
+      // the caller whose delete removed the document has redeemed it (see schema.ts).
+      async redeem(tokenHash, purpose) {
+        const doc = await ActionTokens.findOne(liveToken(tokenHash, purpose)).lean();
+        if (!doc) return undefined;
+        const { deletedCount } = await ActionTokens.deleteOne({ _id: doc._id });
+        return deletedCount === 1 ? toActionToken(doc) : undefined;
+      },
+      async deleteForUser(userId) {
+        await ActionTokens.deleteMany({ userId });
+      },
+    }),
     async ping() {
       await conn.db!.admin().ping();
     },
     async sweepExpired(at = now()) {
       await Consumed.deleteMany({ expiresAt: { $lte: new Date(at - MARK_GRACE_SECONDS * 1000) } });
-      return (await Oidc.deleteMany({ expiresAt: { $lte: new Date(at) } })).deletedCount;
+      const records = await Oidc.deleteMany({ expiresAt: { $lte: new Date(at) } });
+      const tokens = await ActionTokens.deleteMany({ expiresAt: { $lte: new Date(at) } });
+      return records.deletedCount + tokens.deletedCount;
     },
     async close() {
       await conn.close();
@@ -197,6 +260,12 @@ function toUser(doc: UserRecord | null): UserRecord | undefined {
 
 function toClient({ clientId, metadata, secretCiphertext, createdAt, updatedAt }: ClientDoc): ClientRecord {
   return { clientId, metadata: JSON.parse(metadata) as Record<string, unknown>, secretCiphertext, createdAt, updatedAt };
+}
+
+function toActionToken(doc: ActionTokenDoc | null): ActionTokenRecord | undefined {
+  if (!doc) return undefined;
+  const { tokenHash, purpose, userId, data, createdAt, expiresAt } = doc;
+  return { tokenHash, purpose, userId, data: JSON.parse(data) as Record<string, string>, createdAt, expiresAt: expiresAt.getTime() };
 }
 
 function toSigningKey(doc: SigningKeyDoc): SigningKeyRecord {

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
-import type { ClientRecord, SigningKeyRecord, UserRecord } from '../../src/store/port.js';
+import type { ActionTokenRecord, ClientRecord, SigningKeyRecord, UserRecord } from '../../src/store/port.js';
 
 // The documents suit FerretDB 1.24 as well as MongoDB: payloads and JWKs are JSON strings
 // (oidc-provider payloads hold nested arrays and keys with dots, which FerretDB cannot
@@ -13,10 +13,23 @@ import type { ClientRecord, SigningKeyRecord, UserRecord } from '../../src/store
 // consume insert it, and record upserts never rewrite it.
 //
 // A mark is removed only by expiry, MARK_GRACE_SECONDS after its record's, never by
-// destroy or revokeByGrantId: a consume that read the record just before it was deleted
-// must still run into the mark. (Revoking a consumed code's grant is exactly what
-// oidc-provider does when the code is replayed.) Ids of consumable models are random and
-// never reused, so a mark outliving its record is harmless.
+// destroy, revokeByGrantId or revokeByAccount: a consume that read the record just before
+// it was deleted must still run into the mark. (Revoking a consumed code's grant is exactly
+// what oidc-provider does when the code is replayed.) Ids of consumable models are random
+// and never reused, so a mark outliving its record is harmless.
+//
+// Action tokens are redeemed by deleting them, and for the same reason the winner is
+// whoever's delete removed the document (deletedCount 1), not whoever a findOneAndDelete
+// returned it to: FerretDB 1.24 answers findOneAndDelete from its read, so up to 20 of 20
+// parallel calls got the token (measured), while find + deleteOne by _id had one winner
+// in every trial. Issuing deletes the user's older token and inserts the new one; without
+// a transaction two parallel issues could both survive, so a unique (userId, purpose)
+// index keeps it to one token per user and purpose, as SQLite's transaction does.
+//
+// Caveat, not solved here: because updates rewrite the whole document, setPasswordHash
+// and setEmailVerified running at once for one user can undo each other (measured: two
+// parallel $set of different fields kept only one, every time). Callers must not run
+// them at once for one user.
 
 /** An oidc-provider record: the payload as JSON plus the fields it is looked up by. */
 export interface OidcDoc {
@@ -26,6 +39,8 @@ export interface OidcDoc {
   grantId: string | null;
   uid: string | null;
   userCode: string | null;
+  /** The payload's accountId, for revokeByAccount; null when it has none. */
+  accountId: string | null;
   /** A Date, not epoch ms, so that MongoDB can put a TTL index on it. */
   expiresAt: Date | null;
 }
@@ -35,6 +50,8 @@ export type ConsumedDoc = Pick<OidcDoc, 'model' | 'id' | 'expiresAt'> & { consum
 export type ClientDoc = Omit<ClientRecord, 'metadata'> & { metadata: string };
 /** @see ClientDoc */
 export type SigningKeyDoc = Omit<SigningKeyRecord, 'publicJwk'> & { publicJwk: string };
+/** An action token: `data` as JSON, and `expiresAt` a Date for the TTL index (see {@link OidcDoc}). */
+export type ActionTokenDoc = Omit<ActionTokenRecord, 'data' | 'expiresAt'> & { data: string; expiresAt: Date };
 
 /** How long a consumption mark outlives its record. */
 export const MARK_GRACE_SECONDS = 300;
@@ -55,6 +72,7 @@ export function defineModels(conn: Connection) {
       grantId: nullableString,
       uid: nullableString,
       userCode: nullableString,
+      accountId: nullableString,
       expiresAt: nullableDate,
     }, options), 'oidc'),
     Consumed: conn.model('OidcConsumed', new Schema<ConsumedDoc>({
@@ -89,27 +107,39 @@ export function defineModels(conn: Connection) {
       activatesAt: requiredNumber,
       retiresAt: { type: Number, default: null },
     }, options), 'signing_keys'),
+    ActionTokens: conn.model('ActionToken', new Schema<ActionTokenDoc>({
+      tokenHash: requiredString,
+      purpose: requiredString,
+      userId: requiredString,
+      data: requiredString,
+      createdAt: requiredNumber,
+      expiresAt: { type: Date, required: true },
+    }, options), 'action_tokens'),
   };
 }
 
 /** Idempotent, so every open applies them; autoIndex is off to keep them explicit here. */
 export async function createIndexes(conn: Connection): Promise<void> {
   const db = conn.db!;
-  const [oidc, consumed] = [db.collection('oidc'), db.collection('oidc_consumed')];
+  const [oidc, consumed, actionTokens] = [db.collection('oidc'), db.collection('oidc_consumed'), db.collection('action_tokens')];
   const indexes = [
     [oidc, { model: 1, id: 1 }, true],
     [oidc, { model: 1, grantId: 1 }, false],
     [oidc, { model: 1, uid: 1 }, false],
     [oidc, { model: 1, userCode: 1 }, false],
+    [oidc, { accountId: 1 }, false],
     [consumed, { model: 1, id: 1 }, true],
     [db.collection('users'), { id: 1 }, true],
     [db.collection('users'), { email: 1 }, true],
     [db.collection('clients'), { clientId: 1 }, true],
     [db.collection('signing_keys'), { kid: 1 }, true],
+    [actionTokens, { tokenHash: 1 }, true],
+    // One token per user and purpose; also serves deleteForUser (a prefix).
+    [actionTokens, { userId: 1, purpose: 1 }, true],
   ] as const;
   for (const [collection, keys, unique] of indexes) await collection.createIndex(keys, { unique });
 
-  for (const [collection, expireAfterSeconds] of [[oidc, 0], [consumed, MARK_GRACE_SECONDS]] as const) {
+  for (const [collection, expireAfterSeconds] of [[oidc, 0], [consumed, MARK_GRACE_SECONDS], [actionTokens, 0]] as const) {
     try {
       // MongoDB then deletes expired documents itself; the sweeper covers servers without TTL.
       await collection.createIndex({ expiresAt: 1 }, { expireAfterSeconds });

@@ -4,13 +4,15 @@ import { dirname } from 'node:path';
 import {
   AlreadyExistsError,
   NotFoundError,
+  type ActionPurpose,
+  type ActionTokenRecord,
   type ClientRecord,
   type OidcPayload,
   type SigningKeyRecord,
   type Store,
   type UserRecord,
 } from '../../src/store/port.js';
-import { SCHEMA } from './schema.js';
+import { migrate } from './schema.js';
 
 /**
  * The embedded driver: one SQLite file, WAL mode so several processes can share it.
@@ -24,14 +26,14 @@ export async function openSqliteStore(url: string): Promise<Store> {
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
-  db.exec(SCHEMA);
+  migrate(db);
 
   const now = () => Date.now();
   const s = {
-    oidcUpsert: db.prepare(`INSERT INTO oidc (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-      VALUES (@model, @id, @payload, @grantId, @uid, @userCode, @expiresAt, @consumedAt)
+    oidcUpsert: db.prepare(`INSERT INTO oidc (model, id, payload, grant_id, uid, user_code, account_id, expires_at, consumed_at)
+      VALUES (@model, @id, @payload, @grantId, @uid, @userCode, @accountId, @expiresAt, @consumedAt)
       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-        uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at,
+        uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id, expires_at = excluded.expires_at,
         consumed_at = COALESCE(oidc.consumed_at, excluded.consumed_at)`),
     oidcFind: db.prepare('SELECT payload, consumed_at FROM oidc WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)'),
     oidcFindByUid: db.prepare('SELECT payload, consumed_at FROM oidc WHERE model = ? AND uid = ? AND (expires_at IS NULL OR expires_at > ?)'),
@@ -39,13 +41,23 @@ export async function openSqliteStore(url: string): Promise<Store> {
     oidcConsume: db.prepare('UPDATE oidc SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL'),
     oidcDestroy: db.prepare('DELETE FROM oidc WHERE model = ? AND id = ?'),
     oidcRevokeGrant: db.prepare('DELETE FROM oidc WHERE model = ? AND grant_id = ?'),
+    oidcRevokeAccount: db.prepare("DELETE FROM oidc WHERE account_id = ? AND NOT (model = 'Session' AND id IS ?)"),
     oidcSweep: db.prepare('DELETE FROM oidc WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+    tokenVoidOlder: db.prepare('DELETE FROM action_tokens WHERE user_id = ? AND purpose = ?'),
+    tokenInsert: db.prepare(`INSERT INTO action_tokens (token_hash, purpose, user_id, data, created_at, expires_at)
+      VALUES (@tokenHash, @purpose, @userId, @data, @createdAt, @expiresAt)`),
+    tokenFind: db.prepare('SELECT * FROM action_tokens WHERE token_hash = ? AND purpose = ? AND expires_at > ?'),
+    tokenRedeem: db.prepare('DELETE FROM action_tokens WHERE token_hash = ? AND purpose = ? AND expires_at > ? RETURNING *'),
+    tokenDeleteForUser: db.prepare('DELETE FROM action_tokens WHERE user_id = ?'),
+    tokenSweep: db.prepare('DELETE FROM action_tokens WHERE expires_at <= ?'),
     userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, created_at, updated_at)
       VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @createdAt, @updatedAt)`),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
     userByEmail: db.prepare('SELECT * FROM users WHERE email = ?'),
     userCount: db.prepare('SELECT COUNT(*) AS n FROM users'),
     userSetPassword: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?'),
+    userUpgradePassword: db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?'),
+    userSetVerified: db.prepare('UPDATE users SET email_verified = 1, updated_at = ? WHERE id = ?'),
     clientUpsert: db.prepare(`INSERT INTO clients (client_id, metadata, secret_ciphertext, created_at, updated_at)
       VALUES (@clientId, @metadata, @secretCiphertext, @now, @now)
       ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata,
@@ -79,6 +91,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
           grantId: payload.grantId ?? null,
           uid: payload.uid ?? null,
           userCode: payload.userCode ?? null,
+          accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
           expiresAt: expiresIn ? now() + expiresIn * 1000 : null,
           consumedAt: typeof payload.consumed === 'number' ? payload.consumed * 1000 : null,
         });
@@ -92,6 +105,9 @@ export async function openSqliteStore(url: string): Promise<Store> {
       },
       async revokeByGrantId(model, grantId) {
         s.oidcRevokeGrant.run(model, grantId);
+      },
+      async revokeByAccount(accountId, keepSessionId) {
+        s.oidcRevokeAccount.run(accountId, keepSessionId ?? null);
       },
     },
     users: {
@@ -110,6 +126,10 @@ export async function openSqliteStore(url: string): Promise<Store> {
       count: async () => (s.userCount.get() as { n: number }).n,
       async setPasswordHash(id, hash) {
         if (s.userSetPassword.run(hash, now(), id).changes !== 1) throw new NotFoundError(`user ${id}`);
+      },
+      upgradePasswordHash: async (id, current, next) => s.userUpgradePassword.run(next, now(), id, current).changes === 1,
+      async setEmailVerified(id) {
+        if (s.userSetVerified.run(now(), id).changes !== 1) throw new NotFoundError(`user ${id}`);
       },
     },
     clients: {
@@ -137,10 +157,22 @@ export async function openSqliteStore(url: string): Promise<Store> {
         s.keyDelete.run(kid);
       },
     },
+    actionTokens: {
+      issue: async (token) =>
+        db.transaction(() => {
+          s.tokenVoidOlder.run(token.userId, token.purpose);
+          s.tokenInsert.run({ ...token, data: JSON.stringify(token.data) });
+        })(),
+      find: async (hash, purpose) => toActionToken(s.tokenFind.get(hash, purpose, now())),
+      redeem: async (hash, purpose) => toActionToken(s.tokenRedeem.get(hash, purpose, now())),
+      async deleteForUser(userId) {
+        s.tokenDeleteForUser.run(userId);
+      },
+    },
     async ping() {
       db.prepare('SELECT 1').get();
     },
-    sweepExpired: async (at = now()) => s.oidcSweep.run(at).changes,
+    sweepExpired: async (at = now()) => s.oidcSweep.run(at).changes + s.tokenSweep.run(at).changes,
     async close() {
       if (db.open) db.close();
     },
@@ -153,6 +185,7 @@ function isUniqueViolation(err: unknown): boolean {
 
 interface UserRow { id: string; email: string; email_verified: number; name: string | null; password_hash: string | null; is_admin: number; created_at: number; updated_at: number }
 interface ClientRow { client_id: string; metadata: string; secret_ciphertext: string | null; created_at: number; updated_at: number }
+interface ActionTokenRow { token_hash: string; purpose: ActionPurpose; user_id: string; data: string; created_at: number; expires_at: number }
 interface SigningKeyRow { kid: string; alg: string; public_jwk: string; private_jwk_ciphertext: string; created_at: number; activates_at: number; retires_at: number | null }
 
 function toUser(row: unknown): UserRecord | undefined {
@@ -180,6 +213,12 @@ function toClient(row: unknown): ClientRecord | undefined {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+}
+
+function toActionToken(row: unknown): ActionTokenRecord | undefined {
+  if (!row) return undefined;
+  const r = row as ActionTokenRow;
+  return { tokenHash: r.token_hash, purpose: r.purpose, userId: r.user_id, data: JSON.parse(r.data) as Record<string, string>, createdAt: r.created_at, expiresAt: r.expires_at };
 }
 
 function toSigningKey(row: unknown): SigningKeyRecord {

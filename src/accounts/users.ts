@@ -36,7 +36,7 @@ export async function authenticate(store: Store, email: string, password: string
   const user = await store.users.findByEmail(email.trim());
   if (!(await verifyPassword(user?.passwordHash, password)) || !user) return undefined;
   if (user.passwordHash && needsRehash(user.passwordHash)) {
-    await store.users.setPasswordHash(user.id, await hashPassword(password));
+    await store.users.upgradePasswordHash(user.id, user.passwordHash, await hashPassword(password));
   }
   return user;
 }

@@ -2,10 +2,9 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
 import { authenticate } from '../accounts/users.js';
-import { readForm } from '../http/form-body.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
-import type { Secrets } from '../security/secrets.js';
+import type { Csrf } from '../security/csrf.js';
 import type { Store } from '../store/port.js';
 
 type Details = Awaited<ReturnType<LiveProvider['provider']['interactionDetails']>>;
@@ -22,13 +21,12 @@ const INVALID_LOGIN = 'Invalid email or password.';
 
 /**
  * The hosted pages the authorization flow sends a person to: sign-in and consent. Every
- * form carries a CSRF token bound to the interaction uid, and the interaction itself is
- * bound to this browser by oidc-provider's interaction cookie, so another browser's
- * uid, or a forged cross-site post, gets nowhere.
+ * form carries a CSRF token, and the interaction itself is bound to this browser by
+ * oidc-provider's interaction cookie, so another browser's uid, or a forged cross-site
+ * post, gets nowhere.
  */
-export function interactionRouter(live: LiveProvider, store: Store, secrets: Secrets, issuer: string): Router {
+export function interactionRouter(live: LiveProvider, store: Store, csrf: Csrf): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
-  const issuerOrigin = new URL(issuer).origin;
 
   async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
     let details: Details;
@@ -43,18 +41,6 @@ export function interactionRouter(live: LiveProvider, store: Store, secrets: Sec
     return details;
   }
 
-  async function readCheckedForm(ctx: Context): Promise<Record<string, string>> {
-    // Browsers send `Origin: null` under our Referrer-Policy: no-referrer, so only a
-    // named foreign origin is refused here; the CSRF token is the real gate.
-    const origin = ctx.get('origin');
-    if (origin && origin !== 'null' && origin !== issuerOrigin) throw new HttpError(403, 'invalid_request', 'Cross-site form submissions are refused.');
-    const form = await readForm(ctx);
-    if (!secrets.verifyCsrfToken(`interaction:${ctx.params.uid}`, form.csrf)) {
-      throw new HttpError(403, 'invalid_request', 'The form has expired. Go back and try again.');
-    }
-    return form;
-  }
-
   async function finish(ctx: Context, result: InteractionResults, merge: boolean) {
     const redirectTo = await live.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
     ctx.status = 303;
@@ -67,7 +53,7 @@ export function interactionRouter(live: LiveProvider, store: Store, secrets: Sec
       page: 'login',
       title: 'Sign in',
       uid: details.uid,
-      csrf: secrets.csrfToken(`interaction:${details.uid}`),
+      csrf: csrf.token(ctx),
       clientName: client?.clientName ?? null,
       email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
       error: extra.error ?? null,
@@ -89,7 +75,7 @@ export function interactionRouter(live: LiveProvider, store: Store, secrets: Sec
         page: 'consent',
         title: 'Allow access',
         uid: details.uid,
-        csrf: secrets.csrfToken(`interaction:${details.uid}`),
+        csrf: csrf.token(ctx),
         clientName: client?.clientName ?? String(details.params.client_id),
         email: user?.email ?? '',
         requested,
@@ -100,7 +86,7 @@ export function interactionRouter(live: LiveProvider, store: Store, secrets: Sec
 
   router.post('/login', async (ctx) => {
     const details = await load(ctx, 'login');
-    const form = await readCheckedForm(ctx);
+    const form = await csrf.readForm(ctx);
     const email = (form.email ?? '').trim();
     const user = email && form.password ? await authenticate(store, email, form.password) : undefined;
     if (!user) {
@@ -112,7 +98,7 @@ export function interactionRouter(live: LiveProvider, store: Store, secrets: Sec
 
   router.post('/confirm', async (ctx) => {
     const details = await load(ctx, 'consent');
-    await readCheckedForm(ctx);
+    await csrf.readForm(ctx);
     const { provider } = live;
     const accountId = details.session?.accountId;
     if (!accountId) throw new HttpError(400, 'invalid_request', 'Sign in first.');
@@ -129,7 +115,7 @@ export function interactionRouter(live: LiveProvider, store: Store, secrets: Sec
 
   router.post('/abort', async (ctx) => {
     await load(ctx);
-    await readCheckedForm(ctx);
+    await csrf.readForm(ctx);
     await finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, false);
   });
 

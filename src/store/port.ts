@@ -31,6 +31,11 @@ export interface OidcRecords {
   consume(model: string, id: string): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
   revokeByGrantId(model: string, grantId: string): Promise<void>;
+  /**
+   * Deletes every record of the account (sessions, grants, codes, tokens) in every model,
+   * except the session whose id is `keepSessionId`: "sign out everywhere else".
+   */
+  revokeByAccount(accountId: string, keepSessionId?: string): Promise<void>;
 }
 
 export interface UserRecord {
@@ -55,6 +60,40 @@ export interface UserRepository {
   count(): Promise<number>;
   /** @throws NotFoundError */
   setPasswordHash(id: string, passwordHash: string): Promise<void>;
+  /**
+   * Replaces the hash only if it is still `currentHash`, returning whether it did: a
+   * login's rehash must not write back an old password that a reset just replaced.
+   */
+  upgradePasswordHash(id: string, currentHash: string, newHash: string): Promise<boolean>;
+  /** @throws NotFoundError */
+  setEmailVerified(id: string): Promise<void>;
+}
+
+export type ActionPurpose = 'verify-email' | 'reset-password' | 'magic-link';
+
+/** A single-use token mailed to a person (verification, reset, magic link). */
+export interface ActionTokenRecord {
+  /** SHA-256 of the token: the token itself exists only in the mail. */
+  tokenHash: string;
+  purpose: ActionPurpose;
+  userId: string;
+  /** Purpose-specific facts, e.g. the email being verified or a browser binding. */
+  data: Record<string, string>;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface ActionTokenRepository {
+  /** Stores the token after deleting the user's older tokens of the same purpose: a newer request voids older ones. */
+  issue(token: ActionTokenRecord): Promise<void>;
+  /** The unexpired token, without using it up (a GET shows a page; only a POST redeems). */
+  find(tokenHash: string, purpose: ActionPurpose): Promise<ActionTokenRecord | undefined>;
+  /**
+   * Deletes and returns the unexpired token in one atomic delete, so of any number of
+   * parallel redemptions exactly one gets it.
+   */
+  redeem(tokenHash: string, purpose: ActionPurpose): Promise<ActionTokenRecord | undefined>;
+  deleteForUser(userId: string): Promise<void>;
 }
 
 export interface ClientRecord {
@@ -103,9 +142,10 @@ export interface Store {
   readonly users: UserRepository;
   readonly clients: ClientRepository;
   readonly signingKeys: SigningKeyRepository;
+  readonly actionTokens: ActionTokenRepository;
   /** Resolves when the database answers; rejects otherwise. Backs /readyz. */
   ping(): Promise<void>;
-  /** Deletes expired oidc records; returns how many. */
+  /** Deletes expired oidc records and action tokens; returns how many. */
   sweepExpired(now?: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,67 +1,37 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import * as oidc from 'openid-client';
 import { backends } from '../helpers/backends.js';
 import { launchBrowser } from '../helpers/browser.js';
-import { freePort } from '../helpers/free-port.js';
+import { startRelyingParty, type RelyingParty } from '../helpers/browser-rp.js';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../helpers/gatehouse.js';
-import { discover } from '../helpers/relying-party.js';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js';
 
 const ARTIFACTS = 'test-artifacts/screenshots';
 
-describe('hosted login in headless Chromium', function () {
+describe('hosted pages in headless Chromium', function () {
   this.timeout(90_000);
+  let smtp: TestSmtpServer;
   let server: TestServer;
-  let rp: Server;
-  let rpUrl: string;
-  let email: string;
+  let rp: RelyingParty;
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startTestServer(await backends[0]!.freshDatabaseUrl());
-    email = (await server.createUser('browser@example.com')).email;
-    const port = await freePort();
-    rpUrl = `http://127.0.0.1:${port}`;
-    const client = await server.createClient({ client_name: 'Team Wiki', redirect_uris: [`${rpUrl}/callback`] });
-    const config = await discover(server.issuer, client);
-    const pending = new Map<string, string>();
-
-    // A real relying party: starts the login with PKCE, finishes it with openid-client.
-    rp = createServer((req, res) => {
-      void (async () => {
-        const url = new URL(req.url!, rpUrl);
-        if (url.pathname === '/login') {
-          const verifier = oidc.randomPKCECodeVerifier();
-          const state = oidc.randomState();
-          pending.set(state, verifier);
-          const target = oidc.buildAuthorizationUrl(config, {
-            redirect_uri: `${rpUrl}/callback`,
-            scope: 'openid email profile',
-            code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-            code_challenge_method: 'S256',
-            state,
-          });
-          res.writeHead(302, { location: target.toString() }).end();
-        } else if (url.pathname === '/callback') {
-          const state = url.searchParams.get('state')!;
-          const tokens = await oidc.authorizationCodeGrant(config, url, { pkceCodeVerifier: pending.get(state)!, expectedState: state });
-          res.writeHead(200, { 'content-type': 'text/html' }).end(`<h1 id="who">Signed in as ${tokens.claims()!.email as string}</h1>`);
-        } else res.writeHead(404).end();
-      })().catch((err: Error) => res.writeHead(500).end(err.message));
-    });
-    await new Promise<void>((resolve) => rp.listen(port, '127.0.0.1', resolve));
+    smtp = await startSmtpServer();
+    server = await startTestServer(await backends[0]!.freshDatabaseUrl(), { SMTP_URL: smtp.url });
+    rp = await startRelyingParty(server);
   });
   after(async () => {
-    rp?.close();
+    await rp?.close();
     await server?.stop();
+    await smtp?.stop();
   });
 
   it('signs in with email and password, consents, and lands back at the tool signed in', async () => {
+    const email = (await server.createUser('browser@example.com')).email;
     const browser = await launchBrowser();
     try {
       const page = await browser.context.newPage();
-      await page.goto(`${rpUrl}/login`);
+      await page.goto(`${rp.url}/login`);
       assert.equal(await page.title(), 'Sign in · Gatehouse');
       await page.screenshot({ path: `${ARTIFACTS}/login.png`, fullPage: true });
 
@@ -81,6 +51,44 @@ describe('hosted login in headless Chromium', function () {
       await page.getByRole('button', { name: 'Allow' }).click();
       await page.locator('#who').waitFor();
       assert.equal(await page.locator('#who').textContent(), `Signed in as ${email}`);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('creates an account from the sign-in page, confirms the emailed link, and signs in verified', async () => {
+    const email = 'newcomer@example.com';
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${rp.url}/login`);
+      await page.getByRole('link', { name: 'Create an account' }).click();
+      await page.getByLabel('Name').fill('Newcomer');
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill('password1234');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      assert.equal(await page.getByLabel('Password').getAttribute('aria-invalid'), 'true');
+      assert.match((await page.locator('#password-error').textContent())!, /too common/);
+      await page.screenshot({ path: `${ARTIFACTS}/register-error.png`, fullPage: true });
+
+      await page.getByLabel('Password').fill('seven brisk otters juggle');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}/check-email.png`, fullPage: true });
+
+      const link = (await smtp.waitForMail((m) => m.to.includes(email))).link()!;
+      await page.goto(link);
+      await page.getByRole('button', { name: 'Confirm my email' }).click();
+      await page.getByRole('heading', { name: 'Email confirmed' }).waitFor();
+
+      await page.goto(`${rp.url}/login`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill('seven brisk otters juggle');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.locator('#who').waitFor();
+      assert.equal(await page.locator('#who').textContent(), `Signed in as ${email}`);
+      assert.equal(await page.locator('#verified').textContent(), 'true');
     } finally {
       await browser.close();
     }

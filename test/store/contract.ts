@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { AlreadyExistsError, NotFoundError, type SigningKeyRecord, type Store } from '../../src/store/port.js';
+import { AlreadyExistsError, NotFoundError, type ActionPurpose, type ActionTokenRecord, type SigningKeyRecord, type Store } from '../../src/store/port.js';
 
 /**
  * The storage contract. Every driver's test file calls this with a factory that opens
@@ -91,6 +91,23 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         assert.ok(await store.oidc.find('RefreshToken', 'r1'));
       });
 
+      it('revokeByAccount removes every record of the account in every model, but the kept session', async () => {
+        await store.oidc.upsert('Session', 'keep', { accountId: 'acc', uid: 'u1' }, 60);
+        await store.oidc.upsert('Session', 'other', { accountId: 'acc', uid: 'u2' }, 60);
+        await store.oidc.upsert('Grant', 'g', { accountId: 'acc' }, 60);
+        await store.oidc.upsert('RefreshToken', 'r', { accountId: 'acc', grantId: 'g' }, 60);
+        await store.oidc.upsert('AccessToken', 'a', { accountId: 'acc', grantId: 'g' }, 60);
+        await store.oidc.upsert('RefreshToken', 'someone-else', { accountId: 'acc2', grantId: 'g2' }, 60);
+        await store.oidc.revokeByAccount('acc', 'keep');
+        assert.ok(await store.oidc.find('Session', 'keep'));
+        for (const [model, id] of [['Session', 'other'], ['Grant', 'g'], ['RefreshToken', 'r'], ['AccessToken', 'a']] as const) {
+          assert.equal(await store.oidc.find(model, id), undefined, `${model} ${id} revoked`);
+        }
+        assert.ok(await store.oidc.find('RefreshToken', 'someone-else'));
+        await store.oidc.revokeByAccount('acc');
+        assert.equal(await store.oidc.find('Session', 'keep'), undefined);
+      });
+
       it('destroy removes one record', async () => {
         await store.oidc.upsert('Session', 's1', {}, 60);
         await store.oidc.upsert('Session', 's2', {}, 60);
@@ -128,6 +145,20 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         const results = await Promise.allSettled(Array.from({ length: 10 }, () => store.users.create(newUser('race@example.com'))));
         assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
         for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof AlreadyExistsError);
+      });
+
+      it('marks an email verified, and reports unknown users', async () => {
+        const u = await store.users.create(newUser('verify@example.com'));
+        await store.users.setEmailVerified(u.id);
+        assert.equal((await store.users.findById(u.id))?.emailVerified, true);
+        await assert.rejects(store.users.setEmailVerified('missing'), NotFoundError);
+      });
+
+      it('upgrades a password hash only while it is still the expected one', async () => {
+        const u = await store.users.create(newUser('upgrade@example.com'));
+        assert.equal(await store.users.upgradePasswordHash(u.id, '$argon2id$fake', '$argon2id$stronger'), true);
+        assert.equal(await store.users.upgradePasswordHash(u.id, '$argon2id$fake', '$argon2id$stale'), false);
+        assert.equal((await store.users.findById(u.id))?.passwordHash, '$argon2id$stronger');
       });
 
       it('sets a password hash, and reports unknown users', async () => {
@@ -180,6 +211,70 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         assert.equal((await store.signingKeys.list())[0]?.retiresAt, 5000);
         await store.signingKeys.delete('k1');
         assert.deepEqual(await store.signingKeys.list(), []);
+      });
+    });
+
+    describe('action tokens', () => {
+      const token = (tokenHash: string, userId = 'u1', purpose: ActionPurpose = 'reset-password', ttlMs = 60_000): ActionTokenRecord => ({
+        tokenHash,
+        purpose,
+        userId,
+        data: { email: 'a@example.com' },
+        createdAt: Date.now(),
+        expiresAt: Date.now() + ttlMs,
+      });
+
+      it('finds without using up, and redeems exactly once', async () => {
+        const issued = token('h1');
+        await store.actionTokens.issue(issued);
+        assert.deepEqual(await store.actionTokens.find('h1', 'reset-password'), issued);
+        assert.deepEqual(await store.actionTokens.find('h1', 'reset-password'), issued, 'finding does not use it up');
+        assert.deepEqual((await store.actionTokens.redeem('h1', 'reset-password'))?.data, { email: 'a@example.com' });
+        assert.equal(await store.actionTokens.redeem('h1', 'reset-password'), undefined);
+        assert.equal(await store.actionTokens.find('h1', 'reset-password'), undefined);
+      });
+
+      it('is bound to its purpose', async () => {
+        await store.actionTokens.issue(token('h1', 'u1', 'magic-link'));
+        assert.equal(await store.actionTokens.find('h1', 'reset-password'), undefined);
+        assert.equal(await store.actionTokens.redeem('h1', 'reset-password'), undefined);
+        assert.ok(await store.actionTokens.redeem('h1', 'magic-link'));
+      });
+
+      it('a newer token voids the older one of the same user and purpose only', async () => {
+        await store.actionTokens.issue(token('old', 'u1', 'reset-password'));
+        await store.actionTokens.issue(token('verify', 'u1', 'verify-email'));
+        await store.actionTokens.issue(token('other-user', 'u2', 'reset-password'));
+        await store.actionTokens.issue(token('new', 'u1', 'reset-password'));
+        assert.equal(await store.actionTokens.find('old', 'reset-password'), undefined);
+        assert.ok(await store.actionTokens.find('new', 'reset-password'));
+        assert.ok(await store.actionTokens.find('verify', 'verify-email'));
+        assert.ok(await store.actionTokens.find('other-user', 'reset-password'));
+      });
+
+      it('expired tokens are neither found nor redeemed, and the sweeper deletes them', async () => {
+        await store.actionTokens.issue(token('gone', 'u1', 'magic-link', -1000));
+        await store.actionTokens.issue(token('live', 'u2', 'magic-link'));
+        assert.equal(await store.actionTokens.find('gone', 'magic-link'), undefined);
+        assert.equal(await store.actionTokens.redeem('gone', 'magic-link'), undefined);
+        assert.ok((await store.sweepExpired()) >= 1);
+        assert.ok(await store.actionTokens.find('live', 'magic-link'));
+      });
+
+      it('of 20 parallel redemptions exactly one gets the token', async () => {
+        await store.actionTokens.issue(token('race'));
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.actionTokens.redeem('race', 'reset-password')));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('deleteForUser removes all of a user\'s tokens', async () => {
+        await store.actionTokens.issue(token('a', 'u1', 'reset-password'));
+        await store.actionTokens.issue(token('b', 'u1', 'verify-email'));
+        await store.actionTokens.issue(token('c', 'u2', 'verify-email'));
+        await store.actionTokens.deleteForUser('u1');
+        assert.equal(await store.actionTokens.find('a', 'reset-password'), undefined);
+        assert.equal(await store.actionTokens.find('b', 'verify-email'), undefined);
+        assert.ok(await store.actionTokens.find('c', 'verify-email'));
       });
     });
 

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,10 +7,40 @@ import { openSqliteStore } from '../../adapters/sqlite/index.js';
 import { runStoreContract } from './contract.js';
 
 const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-runStoreContract('sqlite', async () => {
+const freshPath = () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-'));
   dirs.push(dir);
-  return openSqliteStore(`sqlite:${join(dir, 'test.db')}`);
+  return join(dir, 'test.db');
+};
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+runStoreContract('sqlite', async () => openSqliteStore(`sqlite:${freshPath()}`));
+
+describe('sqlite migrations', () => {
+  it('upgrades a database made before versioned migrations, keeping its data', async () => {
+    const path = freshPath();
+    // The first release's schema, written without PRAGMA user_version.
+    const old = new Database(path);
+    old.exec(`CREATE TABLE oidc (model TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL, grant_id TEXT, uid TEXT,
+      user_code TEXT, expires_at INTEGER, consumed_at INTEGER, PRIMARY KEY (model, id));
+      CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, email_verified INTEGER NOT NULL DEFAULT 0, name TEXT,
+      password_hash TEXT, is_admin INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      INSERT INTO oidc (model, id, payload) VALUES ('Session', 's1', '{"accountId":"a1"}');
+      INSERT INTO users VALUES ('a1', 'old@example.com', 0, NULL, NULL, 0, 1, 1);`);
+    old.close();
+
+    const store = await openSqliteStore(`sqlite:${path}`);
+    try {
+      assert.deepEqual(await store.oidc.find('Session', 's1'), { accountId: 'a1' });
+      assert.equal((await store.users.findByEmail('old@example.com'))?.id, 'a1');
+      await store.oidc.upsert('Session', 's2', { accountId: 'a1' }, 60);
+      await store.oidc.revokeByAccount('a1');
+      assert.equal(await store.oidc.find('Session', 's2'), undefined);
+      assert.equal(await store.oidc.find('Session', 's1'), undefined, 'rows from before the upgrade are found by account too');
+    } finally {
+      await store.close();
+    }
+    const reopened = await openSqliteStore(`sqlite:${path}`);
+    await reopened.close();
+  });
 });
