@@ -3,6 +3,7 @@ import Koa from 'koa';
 import views from 'koa-views';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { consoleRouter } from './accounts/console-router.js';
 import { accountRouter } from './accounts/router.js';
 import type { Config } from './config.js';
 import { errorHandler } from './http/errors.js';
@@ -47,11 +48,13 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.use(errorHandler(logger));
 
   const csrf = new Csrf(secrets, config.issuer);
+  const accountDeps = { store, mailer, issuer: config.issuer, logger };
   const routers = [
     assetRouter(),
     healthRouter(store, lifecycle),
-    interactionRouter(live, store, csrf),
-    accountRouter({ store, mailer, issuer: config.issuer, logger }, csrf),
+    interactionRouter(live, accountDeps, csrf),
+    accountRouter(accountDeps, csrf),
+    consoleRouter(accountDeps, live, csrf),
   ];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 

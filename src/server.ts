@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedClientsFromFile } from './access/clients.js';
+import { ensureAccountClient } from './accounts/account-client.js';
 import { createUser } from './accounts/users.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
@@ -34,6 +35,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let live: LiveProvider;
   try {
     await ensureSigningKeys(store, secrets);
+    await ensureAccountClient(store, secrets, config.issuer);
     if (config.clientsFile) {
       const ids = await seedClientsFromFile(store, secrets, config.clientsFile);
       logger.info('clients seeded', { file: config.clientsFile, clients: ids });

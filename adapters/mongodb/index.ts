@@ -24,6 +24,7 @@ import {
   type ClientDoc,
   type OidcDoc,
   type SigningKeyDoc,
+  type UserDoc,
 } from './schema.js';
 
 /**
@@ -44,13 +45,16 @@ export async function openMongoStore(url: string): Promise<Store> {
 
   const now = () => Date.now();
   const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
+  const toPayload = (payload: string, consumedAt: number | undefined): OidcPayload => {
+    const parsed = JSON.parse(payload) as OidcPayload;
+    // oidc-provider reads `consumed` as epoch seconds.
+    return consumedAt === undefined ? parsed : { ...parsed, consumed: Math.floor(consumedAt / 1000) };
+  };
   const findOidc = async (model: string, filter: Partial<OidcDoc>): Promise<OidcPayload | undefined> => {
     const doc = await Oidc.findOne({ model, ...filter, ...live() }, { id: 1, payload: 1 }).lean();
     if (!doc) return undefined;
-    const parsed = JSON.parse(doc.payload) as OidcPayload;
     const mark = await Consumed.findOne({ model, id: doc.id }, { consumedAt: 1 }).lean();
-    // oidc-provider reads `consumed` as epoch seconds.
-    return mark ? { ...parsed, consumed: Math.floor(mark.consumedAt / 1000) } : parsed;
+    return toPayload(doc.payload, mark?.consumedAt);
   };
   const liveToken = (tokenHash: string, purpose: ActionPurpose) => ({ tokenHash, purpose, expiresAt: { $gt: new Date(now()) } });
 
@@ -103,10 +107,17 @@ export async function openMongoStore(url: string): Promise<Store> {
         const keep = keepSessionId === undefined ? {} : { $nor: [{ model: 'Session', id: keepSessionId }] };
         await Oidc.deleteMany({ accountId, ...keep });
       },
+      async listByAccount(model, accountId) {
+        const docs = await Oidc.find({ model, accountId, ...live() }, { id: 1, payload: 1 }).lean();
+        // One query for all the marks rather than one per record.
+        const marks = await Consumed.find({ model, id: { $in: docs.map((d) => d.id) } }, { id: 1, consumedAt: 1 }).lean();
+        const consumedAt = new Map(marks.map((m) => [m.id, m.consumedAt]));
+        return docs.map(({ id, payload }) => ({ id, payload: toPayload(payload, consumedAt.get(id)) }));
+      },
     }),
     users: guard<UserRepository>({
       async create(user) {
-        const record: UserRecord = { ...user, email: user.email.toLowerCase(), createdAt: now(), updatedAt: now() };
+        const record: UserRecord = { ...user, email: user.email.toLowerCase(), theme: user.theme ?? 'system', createdAt: now(), updatedAt: now() };
         await insertUnique(Users.insertOne(record), `user ${record.email} exists`);
         return record;
       },
@@ -125,6 +136,13 @@ export async function openMongoStore(url: string): Promise<Store> {
         const { matchedCount } = await Users.updateOne({ id }, { $set: { emailVerified: true, updatedAt: now() } });
         if (matchedCount !== 1) throw new NotFoundError(`user ${id}`);
       },
+      // A plain $set: on FerretDB it can undo a parallel update of the same user (see schema.ts).
+      async updateProfile(id, changes) {
+        const fields = { ...('name' in changes && { name: changes.name ?? null }), ...(changes.theme && { theme: changes.theme }), updatedAt: now() };
+        const { matchedCount } = await Users.updateOne({ id }, { $set: fields });
+        if (matchedCount !== 1) throw new NotFoundError(`user ${id}`);
+      },
+      delete: async (id) => (await Users.deleteOne({ id })).deletedCount === 1,
     }),
     clients: guard<ClientRepository>({
       async upsert({ clientId, metadata, secretCiphertext }) {
@@ -252,10 +270,10 @@ function toStoreError(err: unknown): unknown {
   return unreachable ? new StoreUnavailableError(`database unreachable: ${err.message}`, { cause: err }) : err;
 }
 
-function toUser(doc: UserRecord | null): UserRecord | undefined {
+function toUser(doc: UserDoc | null): UserRecord | undefined {
   if (!doc) return undefined;
-  const { id, email, emailVerified, name, passwordHash, isAdmin, createdAt, updatedAt } = doc;
-  return { id, email, emailVerified, name, passwordHash, isAdmin, createdAt, updatedAt };
+  const { id, email, emailVerified, name, passwordHash, isAdmin, theme = 'system', createdAt, updatedAt } = doc;
+  return { id, email, emailVerified, name, passwordHash, isAdmin, theme, createdAt, updatedAt };
 }
 
 function toClient({ clientId, metadata, secretCiphertext, createdAt, updatedAt }: ClientDoc): ClientRecord {

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
-import type { ActionTokenRecord, ClientRecord, SigningKeyRecord, UserRecord } from '../../src/store/port.js';
+import type { ActionTokenRecord, ClientRecord, SigningKeyRecord, Theme, UserRecord } from '../../src/store/port.js';
 
 // The documents suit FerretDB 1.24 as well as MongoDB: payloads and JWKs are JSON strings
 // (oidc-provider payloads hold nested arrays and keys with dots, which FerretDB cannot
@@ -26,10 +26,13 @@ import type { ActionTokenRecord, ClientRecord, SigningKeyRecord, UserRecord } fr
 // a transaction two parallel issues could both survive, so a unique (userId, purpose)
 // index keeps it to one token per user and purpose, as SQLite's transaction does.
 //
-// Caveat, not solved here: because updates rewrite the whole document, setPasswordHash
-// and setEmailVerified running at once for one user can undo each other (measured: two
-// parallel $set of different fields kept only one, every time). Callers must not run
-// them at once for one user.
+// Caveat, not solved here: because updates rewrite the whole document, setPasswordHash,
+// setEmailVerified and updateProfile running at once for one user can undo each other
+// (measured: two parallel $set of different fields kept only one, every time). Callers
+// must not run them at once for one user.
+//
+// User documents written before `theme` existed lack it, and are not backfilled: that
+// would be one more whole-document update racing the ones above. Reads default it instead.
 
 /** An oidc-provider record: the payload as JSON plus the fields it is looked up by. */
 export interface OidcDoc {
@@ -46,6 +49,8 @@ export interface OidcDoc {
 }
 /** The consumption mark of an oidc record; expiresAt follows the record's. */
 export type ConsumedDoc = Pick<OidcDoc, 'model' | 'id' | 'expiresAt'> & { consumedAt: number };
+/** A user; `theme` is missing from documents written before it existed (read as 'system'). */
+export type UserDoc = Omit<UserRecord, 'theme'> & { theme?: Theme };
 /** Client and signing-key documents hold their JSON objects as strings. */
 export type ClientDoc = Omit<ClientRecord, 'metadata'> & { metadata: string };
 /** @see ClientDoc */
@@ -81,13 +86,14 @@ export function defineModels(conn: Connection) {
       expiresAt: nullableDate,
       consumedAt: requiredNumber,
     }, options), 'oidc_consumed'),
-    Users: conn.model('User', new Schema<UserRecord>({
+    Users: conn.model('User', new Schema<UserDoc>({
       id: requiredString,
       email: requiredString,
       emailVerified: { type: Boolean, required: true },
       name: nullableString,
       passwordHash: nullableString,
       isAdmin: { type: Boolean, required: true },
+      theme: { type: String, enum: ['light', 'dark', 'system'] },
       createdAt: requiredNumber,
       updatedAt: requiredNumber,
     }, options), 'users'),

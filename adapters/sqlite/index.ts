@@ -10,6 +10,7 @@ import {
   type OidcPayload,
   type SigningKeyRecord,
   type Store,
+  type Theme,
   type UserRecord,
 } from '../../src/store/port.js';
 import { migrate } from './schema.js';
@@ -41,6 +42,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
     oidcConsume: db.prepare('UPDATE oidc SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL'),
     oidcDestroy: db.prepare('DELETE FROM oidc WHERE model = ? AND id = ?'),
     oidcRevokeGrant: db.prepare('DELETE FROM oidc WHERE model = ? AND grant_id = ?'),
+    oidcListAccount: db.prepare('SELECT id, payload, consumed_at FROM oidc WHERE model = ? AND account_id = ? AND (expires_at IS NULL OR expires_at > ?)'),
     oidcRevokeAccount: db.prepare("DELETE FROM oidc WHERE account_id = ? AND NOT (model = 'Session' AND id IS ?)"),
     oidcSweep: db.prepare('DELETE FROM oidc WHERE expires_at IS NOT NULL AND expires_at <= ?'),
     tokenVoidOlder: db.prepare('DELETE FROM action_tokens WHERE user_id = ? AND purpose = ?'),
@@ -50,8 +52,11 @@ export async function openSqliteStore(url: string): Promise<Store> {
     tokenRedeem: db.prepare('DELETE FROM action_tokens WHERE token_hash = ? AND purpose = ? AND expires_at > ? RETURNING *'),
     tokenDeleteForUser: db.prepare('DELETE FROM action_tokens WHERE user_id = ?'),
     tokenSweep: db.prepare('DELETE FROM action_tokens WHERE expires_at <= ?'),
-    userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, created_at, updated_at)
-      VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @createdAt, @updatedAt)`),
+    userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, theme, created_at, updated_at)
+      VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @theme, @createdAt, @updatedAt)`),
+    userUpdateProfile: db.prepare(`UPDATE users SET name = CASE WHEN @setName THEN @name ELSE name END,
+      theme = COALESCE(@theme, theme), updated_at = @now WHERE id = @id`),
+    userDelete: db.prepare('DELETE FROM users WHERE id = ?'),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
     userByEmail: db.prepare('SELECT * FROM users WHERE email = ?'),
     userCount: db.prepare('SELECT COUNT(*) AS n FROM users'),
@@ -109,10 +114,12 @@ export async function openSqliteStore(url: string): Promise<Store> {
       async revokeByAccount(accountId, keepSessionId) {
         s.oidcRevokeAccount.run(accountId, keepSessionId ?? null);
       },
+      listByAccount: async (model, accountId) =>
+        s.oidcListAccount.all(model, accountId, now()).map((row) => ({ id: (row as { id: string }).id, payload: toPayload(row)! })),
     },
     users: {
       async create(user) {
-        const record: UserRecord = { ...user, email: user.email.toLowerCase(), createdAt: now(), updatedAt: now() };
+        const record: UserRecord = { ...user, email: user.email.toLowerCase(), theme: user.theme ?? 'system', createdAt: now(), updatedAt: now() };
         try {
           s.userInsert.run({ ...record, emailVerified: +record.emailVerified, isAdmin: +record.isAdmin });
         } catch (err) {
@@ -131,6 +138,11 @@ export async function openSqliteStore(url: string): Promise<Store> {
       async setEmailVerified(id) {
         if (s.userSetVerified.run(now(), id).changes !== 1) throw new NotFoundError(`user ${id}`);
       },
+      async updateProfile(id, changes) {
+        const params = { id, setName: +('name' in changes), name: changes.name ?? null, theme: changes.theme ?? null, now: now() };
+        if (s.userUpdateProfile.run(params).changes !== 1) throw new NotFoundError(`user ${id}`);
+      },
+      delete: async (id) => s.userDelete.run(id).changes === 1,
     },
     clients: {
       async upsert(client) {
@@ -183,7 +195,7 @@ function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && 'code' in err && String(err.code).startsWith('SQLITE_CONSTRAINT');
 }
 
-interface UserRow { id: string; email: string; email_verified: number; name: string | null; password_hash: string | null; is_admin: number; created_at: number; updated_at: number }
+interface UserRow { id: string; email: string; email_verified: number; name: string | null; password_hash: string | null; is_admin: number; theme: Theme; created_at: number; updated_at: number }
 interface ClientRow { client_id: string; metadata: string; secret_ciphertext: string | null; created_at: number; updated_at: number }
 interface ActionTokenRow { token_hash: string; purpose: ActionPurpose; user_id: string; data: string; created_at: number; expires_at: number }
 interface SigningKeyRow { kid: string; alg: string; public_jwk: string; private_jwk_ciphertext: string; created_at: number; activates_at: number; retires_at: number | null }
@@ -198,6 +210,7 @@ function toUser(row: unknown): UserRecord | undefined {
     name: r.name,
     passwordHash: r.password_hash,
     isAdmin: r.is_admin === 1,
+    theme: r.theme,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

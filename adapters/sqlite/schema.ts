@@ -68,6 +68,9 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX action_tokens_user ON action_tokens (user_id, purpose);
   CREATE INDEX action_tokens_expires ON action_tokens (expires_at);
   `,
+  `
+  ALTER TABLE users ADD COLUMN theme TEXT NOT NULL DEFAULT 'system';
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -11,6 +11,9 @@ export const ACTION_TOKEN_TTL_SECONDS: Record<ActionPurpose, number> = {
   'magic-link': 15 * 60,
 };
 
+/** What a person sees for a used, expired or unknown link. */
+export const LINK_GONE = 'This link has expired or has already been used. Ask for a new one.';
+
 /** Only the SHA-256 of a token is stored: a leaked database holds no usable link. */
 export const hashActionToken = (token: string): string => createHash('sha256').update(token).digest('base64url');
 

@@ -2,12 +2,12 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Csrf } from '../security/csrf.js';
+import { LINK_GONE } from './action-tokens.js';
 import { inBackground, type AccountDeps } from './deps.js';
 import { isVerificationTokenValid, sendVerificationMail, verifyEmail } from './email-verification.js';
 import { isResetTokenValid, requestPasswordReset, resetPassword } from './password-reset.js';
 import { register } from './registration.js';
 
-const LINK_GONE = 'This link has expired or has already been used. Ask for a new one.';
 
 /** Interaction uids as oidc-provider makes them; anything else is dropped, never echoed. */
 const interactionUid = z.string().regex(/^[A-Za-z0-9_-]{10,64}$/);
@@ -37,8 +37,8 @@ export function accountRouter(deps: AccountDeps, csrf: Csrf): Router {
   };
   const notice = (ctx: Context, title: string, message: string, status = 200, signIn: string | null = null) =>
     page(ctx, 'notice', title, { message, signIn }, status);
-  const checkEmail = (ctx: Context, email: string, signIn: string | null) =>
-    page(ctx, 'check-email', 'Check your email', { email, signIn });
+  const checkEmail = (ctx: Context, email: string, signIn: string | null, resend = true) =>
+    page(ctx, 'check-email', 'Check your email', { email, signIn, resend });
 
   router.get('/register', (ctx) => page(ctx, 'register', 'Create your account', { values: {}, errors: {}, signIn: signInPath(ctx.query.interaction) }));
   router.post('/register', async (ctx) => {
@@ -77,7 +77,7 @@ export function accountRouter(deps: AccountDeps, csrf: Csrf): Router {
     const form = await csrf.readForm(ctx);
     const email = (form.email ?? '').trim();
     if (z.email().safeParse(email).success) requestPasswordReset(deps, email);
-    return checkEmail(ctx, email, signInPath(form.interaction));
+    return checkEmail(ctx, email, signInPath(form.interaction), false);
   });
 
   router.get('/reset-password', async (ctx) => {

@@ -1,11 +1,14 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
+import { z } from 'zod';
+import { LINK_GONE } from '../accounts/action-tokens.js';
+import type { AccountDeps } from '../accounts/deps.js';
+import { peekMagicLink, redeemMagicLink, requestMagicLink } from '../accounts/magic-link.js';
 import { authenticate } from '../accounts/users.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
 import type { Csrf } from '../security/csrf.js';
-import type { Store } from '../store/port.js';
 
 type Details = Awaited<ReturnType<LiveProvider['provider']['interactionDetails']>>;
 
@@ -25,8 +28,9 @@ const INVALID_LOGIN = 'Invalid email or password.';
  * oidc-provider's interaction cookie, so another browser's uid, or a forged cross-site
  * post, gets nowhere.
  */
-export function interactionRouter(live: LiveProvider, store: Store, csrf: Csrf): Router {
+export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: Csrf): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
+  const { store } = deps;
 
   async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
     let details: Details;
@@ -94,6 +98,34 @@ export function interactionRouter(live: LiveProvider, store: Store, csrf: Csrf):
       return renderLogin(ctx, details, { email, error: INVALID_LOGIN });
     }
     await finish(ctx, { login: { accountId: user.id, amr: ['pwd'] } }, false);
+  });
+
+  // Sign-in by emailed link (15 minutes, single use, only in the browser that asked).
+  router.get('/magic-link', async (ctx) => {
+    const details = await load(ctx, 'login');
+    await ctx.render('layout', { page: 'magic-link-request', title: 'Email me a sign-in link', uid: details.uid, csrf: csrf.token(ctx) });
+  });
+  router.post('/magic-link', async (ctx) => {
+    const details = await load(ctx, 'login');
+    const form = await csrf.readForm(ctx);
+    const email = (form.email ?? '').trim();
+    if (z.email().safeParse(email).success) requestMagicLink(deps, email, details.uid);
+    await ctx.render('layout', { page: 'check-email', title: 'Check your email', email, signIn: `/interaction/${details.uid}`, resend: false, csrf: csrf.token(ctx) });
+  });
+  router.get('/magic', async (ctx) => {
+    const details = await load(ctx, 'login');
+    const token = String(ctx.query.token ?? '');
+    const user = await peekMagicLink(deps, token, details.uid);
+    if (!user) throw new HttpError(400, 'invalid_request', LINK_GONE);
+    await ctx.render('layout', { page: 'magic-link-confirm', title: 'Continue signing in', uid: details.uid, email: user.email, token, csrf: csrf.token(ctx) });
+  });
+  router.post('/magic', async (ctx) => {
+    const details = await load(ctx, 'login');
+    const form = await csrf.readForm(ctx);
+    const user = await redeemMagicLink(deps, form.token ?? '', details.uid);
+    if (!user) throw new HttpError(400, 'invalid_request', LINK_GONE);
+    // RFC 8176 has no "email link" method; a one-time secret delivered out of band is "otp".
+    await finish(ctx, { login: { accountId: user.id, amr: ['otp'] } }, false);
   });
 
   router.post('/confirm', async (ctx) => {

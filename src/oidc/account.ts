@@ -3,7 +3,9 @@ import type { Store } from '../store/port.js';
 
 /** Claims a user releases, by scope; `sub` is the user's stable id, never the email. */
 export const CLAIMS_BY_SCOPE = {
-  openid: ['sub'],
+  // amr/acr say how the person authenticated (password, emailed link, …); the library
+  // adds them to ID tokens only as claims of a granted scope.
+  openid: ['sub', 'amr', 'acr'],
   email: ['email', 'email_verified'],
   profile: ['name', 'updated_at'],
 };

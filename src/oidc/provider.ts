@@ -2,6 +2,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Config } from '../config.js';
 import type { Secrets } from '../security/secrets.js';
 import type { Store } from '../store/port.js';
+import { ACCOUNT_CLIENT_ID } from '../accounts/account-client.js';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.js';
 import { createAdapterClass } from './adapter.js';
 import type { JWK } from 'jose';
@@ -68,6 +69,18 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
       RefreshToken: (_ctx, token) => Math.max(1, config.ttl.refreshToken - (token.iiat ? epochSeconds() - token.iiat : 0)),
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // The library's default, plus one rule: Gatehouse's own account pages are first-party
+    // and never ask the person to consent to themselves.
+    async loadExistingGrant(ctx) {
+      const { client, session, result } = ctx.oidc;
+      const grantId = result?.consent?.grantId ?? session!.grantIdFor(client!.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      if (client!.clientId !== ACCOUNT_CLIENT_ID || !session?.accountId) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: client!.clientId, accountId: session.accountId });
+      grant.addOIDCScope('openid');
+      await grant.save();
+      return grant;
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

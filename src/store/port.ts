@@ -36,7 +36,12 @@ export interface OidcRecords {
    * except the session whose id is `keepSessionId`: "sign out everywhere else".
    */
   revokeByAccount(accountId: string, keepSessionId?: string): Promise<void>;
+  /** The account's unexpired records of one model (e.g. its sessions), with their ids. */
+  listByAccount(model: string, accountId: string): Promise<Array<{ id: string; payload: OidcPayload }>>;
 }
+
+/** How the hosted pages look for a person; `system` follows the browser. */
+export type Theme = 'light' | 'dark' | 'system';
 
 export interface UserRecord {
   id: string;
@@ -46,11 +51,12 @@ export interface UserRecord {
   name: string | null;
   passwordHash: string | null;
   isAdmin: boolean;
+  theme: Theme;
   createdAt: number;
   updatedAt: number;
 }
 
-export type NewUser = Omit<UserRecord, 'createdAt' | 'updatedAt'>;
+export type NewUser = Omit<UserRecord, 'createdAt' | 'updatedAt' | 'theme'> & { theme?: Theme };
 
 export interface UserRepository {
   /** @throws AlreadyExistsError when the email is taken. */
@@ -67,6 +73,10 @@ export interface UserRepository {
   upgradePasswordHash(id: string, currentHash: string, newHash: string): Promise<boolean>;
   /** @throws NotFoundError */
   setEmailVerified(id: string): Promise<void>;
+  /** Changes the fields given; @throws NotFoundError */
+  updateProfile(id: string, changes: { name?: string | null; theme?: Theme }): Promise<void>;
+  /** Deletes the user; returns false when there was none. The caller removes what hangs off it. */
+  delete(id: string): Promise<boolean>;
 }
 
 export type ActionPurpose = 'verify-email' | 'reset-password' | 'magic-link';

@@ -93,4 +93,40 @@ describe('hosted pages in headless Chromium', function () {
       await browser.close();
     }
   });
+
+  it('manages the account: name and dark theme, sessions, then deletes it', async () => {
+    const user = await server.createUser('console@example.com');
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${server.issuer}/account`);
+      await page.getByLabel('Email').fill(user.email);
+      await page.getByLabel('Password').fill(TEST_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+
+      await page.getByLabel('Display name').fill('Console Person');
+      await page.getByLabel('Dark').check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Saved.').waitFor();
+      assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
+      // A string, so this Node project needs no DOM typings for code that runs in the page.
+      const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
+      assert.equal(background, 'rgb(17, 20, 24)', 'the dark palette is applied');
+      await page.screenshot({ path: `${ARTIFACTS}/account-dark.png`, fullPage: true });
+
+      await page.getByRole('link', { name: 'Sessions' }).click();
+      await page.getByText('This browser').waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}/account-sessions.png`, fullPage: true });
+
+      await page.getByRole('link', { name: 'Delete' }).click();
+      await page.getByLabel('Your password, to confirm').fill(TEST_PASSWORD);
+      await page.screenshot({ path: `${ARTIFACTS}/account-delete.png`, fullPage: true });
+      await page.getByRole('button', { name: 'Delete my account' }).click();
+      await page.getByRole('heading', { name: 'Account deleted' }).waitFor();
+      assert.equal(await server.store.users.findById(user.id), undefined);
+    } finally {
+      await browser.close();
+    }
+  });
 });

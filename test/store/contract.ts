@@ -108,6 +108,21 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         assert.equal(await store.oidc.find('Session', 'keep'), undefined);
       });
 
+      it('lists an account\'s unexpired records of one model', async function () {
+        this.timeout(5000);
+        await store.oidc.upsert('Session', 'gone', { accountId: 'acc', uid: 'c' }, 1);
+        await store.oidc.upsert('Session', 's1', { accountId: 'acc', uid: 'a' }, 60);
+        await store.oidc.upsert('Session', 's2', { accountId: 'acc', uid: 'b' }, 60);
+        await store.oidc.upsert('Session', 'other', { accountId: 'acc2', uid: 'd' }, 60);
+        await store.oidc.upsert('Grant', 'g', { accountId: 'acc' }, 60);
+        await new Promise((r) => setTimeout(r, 1100));
+        const listed = await store.oidc.listByAccount('Session', 'acc');
+        assert.deepEqual(listed.sort((a, b) => a.id.localeCompare(b.id)), [
+          { id: 's1', payload: { accountId: 'acc', uid: 'a' } },
+          { id: 's2', payload: { accountId: 'acc', uid: 'b' } },
+        ]);
+      });
+
       it('destroy removes one record', async () => {
         await store.oidc.upsert('Session', 's1', {}, 60);
         await store.oidc.upsert('Session', 's2', {}, 60);
@@ -159,6 +174,21 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         assert.equal(await store.users.upgradePasswordHash(u.id, '$argon2id$fake', '$argon2id$stronger'), true);
         assert.equal(await store.users.upgradePasswordHash(u.id, '$argon2id$fake', '$argon2id$stale'), false);
         assert.equal((await store.users.findById(u.id))?.passwordHash, '$argon2id$stronger');
+      });
+
+      it('defaults the theme to system, updates profile fields, and deletes', async () => {
+        const u = await store.users.create(newUser('profile@example.com'));
+        assert.equal(u.theme, 'system');
+        await store.users.updateProfile(u.id, { theme: 'dark' });
+        assert.deepEqual({ ...(await store.users.findById(u.id)), updatedAt: 0 }, { ...u, theme: 'dark', updatedAt: 0 });
+        await store.users.updateProfile(u.id, { name: null });
+        assert.equal((await store.users.findById(u.id))?.name, null);
+        assert.equal((await store.users.findById(u.id))?.theme, 'dark');
+        await assert.rejects(store.users.updateProfile('missing', { name: 'x' }), NotFoundError);
+        assert.equal(await store.users.delete(u.id), true);
+        assert.equal(await store.users.findById(u.id), undefined);
+        assert.equal(await store.users.delete(u.id), false);
+        assert.equal(await store.users.count(), 0);
       });
 
       it('sets a password hash, and reports unknown users', async () => {

@@ -27,11 +27,15 @@ after(async function () {
 
 // runStoreContract registers its tests at load time, before `before` has started the
 // server, so the URI is read only when a test opens a store.
-function openFresh(): Promise<Store> {
+function freshUri(): string {
   if (!server) throw new Error('MongoDB test server not started');
   const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
   databases.push(name);
-  return openMongoStore(withDatabase(server.uri, name));
+  return withDatabase(server.uri, name);
+}
+
+function openFresh(): Promise<Store> {
+  return openMongoStore(freshUri());
 }
 
 runStoreContract('mongodb', openFresh);
@@ -84,6 +88,22 @@ describe('mongodb store: races on FerretDB', () => {
     assert.ok(await store.oidc.find('Grant', 'g'));
     await store.oidc.revokeByAccount('other');
     assert.equal(await store.oidc.find('Grant', 'g'), undefined);
+  });
+});
+
+describe('mongodb store: documents from older versions', () => {
+  it('reads a user document written without a theme as theme system', async () => {
+    const uri = freshUri();
+    const store = await openMongoStore(uri);
+    const raw = await mongoose.createConnection(uri, { serverSelectionTimeoutMS: 2000 }).asPromise();
+    try {
+      const old = { id: 'old-user', email: 'old@example.com', emailVerified: true, name: 'Old', passwordHash: null, isAdmin: false, createdAt: 1, updatedAt: 1 };
+      await raw.db!.collection('users').insertOne({ ...old });
+      assert.deepEqual(await store.users.findById('old-user'), { ...old, theme: 'system' });
+    } finally {
+      await raw.close();
+      await store.close();
+    }
   });
 });
 

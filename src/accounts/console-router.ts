@@ -1,0 +1,119 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { randomBytes, createHash } from 'node:crypto';
+import { HttpError } from '../http/errors.js';
+import type { LiveProvider } from '../oidc/live-provider.js';
+import type { Csrf } from '../security/csrf.js';
+import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID } from './account-client.js';
+import { currentAccount, type SignedInAccount } from './account-session.js';
+import type { AccountDeps } from './deps.js';
+import { sendVerificationMail } from './email-verification.js';
+import { changePassword, deleteAccount, updateProfile } from './profile.js';
+import { listSessions, signOutOtherSessions, signOutSession } from './sessions.js';
+
+/**
+ * The signed-in account pages: profile and theme, password, sessions, deletion. Sign-in
+ * goes through the ordinary hosted login as the first-party account client; these pages
+ * then read oidc-provider's session cookie, so signing out anywhere signs out here too.
+ */
+export function consoleRouter(deps: AccountDeps, live: LiveProvider, csrf: Csrf): Router {
+  const router = new Router({ prefix: '/account' });
+
+  const render = (ctx: Context, account: SignedInAccount, page: string, title: string, locals: Record<string, unknown> = {}, status = 200) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = status;
+    return ctx.render('layout', { page, title, csrf: csrf.token(ctx), theme: account.user.theme, user: account.user, section: page, ...locals });
+  };
+
+  /** Pages send a signed-out visitor to sign in; form posts refuse. */
+  async function requireAccount(ctx: Context): Promise<SignedInAccount | undefined> {
+    const account = await currentAccount(live, deps.store, ctx);
+    if (account) return account;
+    if (ctx.method !== 'GET') throw new HttpError(401, 'login_required', 'Your session has ended. Sign in again.');
+    ctx.redirect('/account/signin');
+    return undefined;
+  }
+
+  router.get('/signin', (ctx) => {
+    // The code this asks for is never redeemed: signing in establishes the provider
+    // session, which is all these pages use. PKCE is still required by the provider.
+    const url = new URL(`${deps.issuer}/auth`);
+    url.search = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: `${deps.issuer}${ACCOUNT_CALLBACK_PATH}`,
+      code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    ctx.redirect(url.toString());
+  });
+  // Drops the code and state from the address bar and history.
+  router.get('/callback', (ctx) => ctx.redirect('/account'));
+
+  router.get('/', async (ctx) => {
+    const account = await requireAccount(ctx);
+    if (account) await render(ctx, account, 'account', 'Your account', { errors: {}, saved: ctx.query.saved === '1' });
+  });
+  router.post('/profile', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    const form = await csrf.readForm(ctx);
+    const result = await updateProfile(deps, account.user, form);
+    if (!result.ok) return render(ctx, account, 'account', 'Your account', { errors: result.errors, saved: false }, 400);
+    ctx.status = 303;
+    ctx.redirect('/account?saved=1');
+  });
+  router.post('/verify-email/send', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    await csrf.readForm(ctx);
+    if (!account.user.emailVerified) await sendVerificationMail(deps, account.user);
+    await render(ctx, account, 'check-email', 'Check your email', { email: account.user.email, signIn: null, resend: false });
+  });
+
+  router.get('/password', async (ctx) => {
+    const account = await requireAccount(ctx);
+    if (account) await render(ctx, account, 'account-password', 'Change password', { error: null });
+  });
+  router.post('/password', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    const form = await csrf.readForm(ctx);
+    const result = await changePassword(deps, account.user, account.sessionId, form.current ?? '', form.password ?? '');
+    if (!result.ok) return render(ctx, account, 'account-password', 'Change password', { error: result }, 400);
+    await render(ctx, account, 'notice', 'Password changed', { message: 'Your password is changed. Every other session is signed out, and tools will ask you to sign in again.', signIn: null });
+  });
+
+  router.get('/sessions', async (ctx) => {
+    const account = await requireAccount(ctx);
+    if (account) await render(ctx, account, 'account-sessions', 'Sessions', { sessions: await listSessions(deps.store, account.user.id, account.sessionId) });
+  });
+  router.post('/sessions/sign-out-others', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    await csrf.readForm(ctx);
+    await signOutOtherSessions(deps.store, account.user.id, account.sessionId);
+    ctx.status = 303;
+    ctx.redirect('/account/sessions');
+  });
+  router.post('/sessions/:id/sign-out', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    await csrf.readForm(ctx);
+    if (!(await signOutSession(deps.store, account.user.id, ctx.params.id!))) throw new HttpError(404, 'not_found', 'No such session.');
+    ctx.status = 303;
+    ctx.redirect('/account/sessions');
+  });
+
+  router.get('/delete', async (ctx) => {
+    const account = await requireAccount(ctx);
+    if (account) await render(ctx, account, 'account-delete', 'Delete account', { error: null });
+  });
+  router.post('/delete', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    const form = await csrf.readForm(ctx);
+    if (!(await deleteAccount(deps, account.user, form.password ?? ''))) {
+      return render(ctx, account, 'account-delete', 'Delete account', { error: 'That is not your password.' }, 400);
+    }
+    ctx.set('Cache-Control', 'no-store');
+    await ctx.render('layout', { page: 'notice', title: 'Account deleted', message: 'Your account and everything in it are deleted.', signIn: null });
+  });
+
+  return router;
+}

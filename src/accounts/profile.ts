@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { passwordChangedNotice } from '../mail/messages.js';
+import type { UserRecord } from '../store/port.js';
+import { inBackground, type AccountDeps } from './deps.js';
+import { checkPassword } from './password-policy.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+
+export const profileSchema = z.object({
+  name: z.string().trim().min(1, { error: 'Enter a name of 1 to 100 characters.' }).max(100, { error: 'Use at most 100 characters.' }),
+  theme: z.enum(['light', 'dark', 'system'], { error: 'Choose light, dark or system.' }),
+});
+
+export type ProfileResult = { ok: true } | { ok: false; errors: Partial<Record<'name' | 'theme', string>> };
+
+export async function updateProfile(deps: AccountDeps, user: UserRecord, input: Record<string, unknown>): Promise<ProfileResult> {
+  const parsed = profileSchema.safeParse(input);
+  if (!parsed.success) {
+    const errors: Partial<Record<'name' | 'theme', string>> = {};
+    for (const issue of parsed.error.issues) errors[issue.path[0] as 'name' | 'theme'] ??= issue.message;
+    return { ok: false, errors };
+  }
+  await deps.store.users.updateProfile(user.id, parsed.data);
+  return { ok: true };
+}
+
+export type PasswordChangeResult = { ok: true } | { ok: false; field: 'current' | 'password'; message: string };
+
+/**
+ * Changes the password after proving the current one, then revokes everything else the
+ * account holds: other sessions, and every grant and refresh token (this browser's tools
+ * included), so whoever else knew the old password, or holds a token, is out.
+ */
+export async function changePassword(deps: AccountDeps, user: UserRecord, sessionId: string, current: string, next: string): Promise<PasswordChangeResult> {
+  if (!(await verifyPassword(user.passwordHash, current))) return { ok: false, field: 'current', message: 'That is not your current password.' };
+  const verdict = checkPassword(next, { email: user.email, name: user.name ?? undefined });
+  if (!verdict.ok) return { ok: false, field: 'password', message: verdict.message };
+  await deps.store.users.setPasswordHash(user.id, await hashPassword(next));
+  await deps.store.oidc.revokeByAccount(user.id, sessionId);
+  inBackground(deps, 'password changed notice', async () => deps.mailer.sendInBackground(await passwordChangedNotice({ to: user.email })));
+  return { ok: true };
+}
+
+/**
+ * Deletes the account after re-authentication, and everything hanging off it on either
+ * store: sessions, grants, codes, tokens, pending mailed links.
+ */
+export async function deleteAccount(deps: AccountDeps, user: UserRecord, password: string): Promise<boolean> {
+  if (!(await verifyPassword(user.passwordHash, password))) return false;
+  await deps.store.oidc.revokeByAccount(user.id);
+  await deps.store.actionTokens.deleteForUser(user.id);
+  await deps.store.users.delete(user.id);
+  deps.logger.info('account deleted', { userId: user.id });
+  return true;
+}
