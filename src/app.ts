@@ -4,6 +4,7 @@ import views from 'koa-views';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { consoleRouter } from './accounts/console-router.js';
+import { meRouter } from './api/me.js';
 import { accountRouter } from './accounts/router.js';
 import type { Config } from './config.js';
 import { errorHandler } from './http/errors.js';
@@ -55,6 +56,7 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
     interactionRouter(live, accountDeps, csrf),
     accountRouter(accountDeps, csrf),
     consoleRouter(accountDeps, live, csrf),
+    meRouter(accountDeps, live),
   ];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 

@@ -6,6 +6,7 @@ import {
   type ActionPurpose,
   type ActionTokenRecord,
   type ActionTokenRepository,
+  type AvatarRepository,
   type ClientRecord,
   type ClientRepository,
   type OidcPayload,
@@ -41,7 +42,7 @@ export async function openMongoStore(url: string): Promise<Store> {
     await conn.close().catch(() => {});
     throw toStoreError(err);
   }
-  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens } = defineModels(conn);
+  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars } = defineModels(conn);
 
   const now = () => Date.now();
   const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
@@ -203,6 +204,19 @@ export async function openMongoStore(url: string): Promise<Store> {
         await ActionTokens.deleteMany({ userId });
       },
     }),
+    avatars: guard<AvatarRepository>({
+      // $set of every field replaces the avatar whole, which FerretDB's read-then-write does too.
+      async put(userId, { image, contentType, updatedAt }) {
+        await retryLostUpsert(() => Avatars.updateOne({ userId }, { $set: { image, contentType, updatedAt } }, { upsert: true }));
+      },
+      async get(userId) {
+        const doc = await Avatars.findOne({ userId }, { image: 1, contentType: 1, updatedAt: 1 }).lean();
+        return doc ? { image: toBuffer(doc.image), contentType: doc.contentType, updatedAt: doc.updatedAt } : undefined;
+      },
+      async delete(userId) {
+        await Avatars.deleteOne({ userId });
+      },
+    }),
     async ping() {
       await conn.db!.admin().ping();
     },
@@ -268,6 +282,14 @@ function toStoreError(err: unknown): unknown {
     err instanceof mongoose.mongo.MongoServerSelectionError ||
     err instanceof mongoose.Error.MongooseServerSelectionError;
   return unreachable ? new StoreUnavailableError(`database unreachable: ${err.message}`, { cause: err }) : err;
+}
+
+/**
+ * A lean read gives BSON Binary, not Buffer. Its `buffer` may be longer than the data,
+ * so take value(); copied into a plain Buffer, which callers (and deepEqual) expect.
+ */
+function toBuffer(image: Buffer | mongoose.mongo.Binary): Buffer {
+  return Buffer.from(image instanceof mongoose.mongo.Binary ? image.value() : image);
 }
 
 function toUser(doc: UserDoc | null): UserRecord | undefined {

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
-import type { ActionTokenRecord, ClientRecord, SigningKeyRecord, Theme, UserRecord } from '../../src/store/port.js';
+import type { ActionTokenRecord, AvatarRecord, ClientRecord, SigningKeyRecord, Theme, UserRecord } from '../../src/store/port.js';
 
 // The documents suit FerretDB 1.24 as well as MongoDB: payloads and JWKs are JSON strings
 // (oidc-provider payloads hold nested arrays and keys with dots, which FerretDB cannot
@@ -57,6 +57,11 @@ export type ClientDoc = Omit<ClientRecord, 'metadata'> & { metadata: string };
 export type SigningKeyDoc = Omit<SigningKeyRecord, 'publicJwk'> & { publicJwk: string };
 /** An action token: `data` as JSON, and `expiresAt` a Date for the TTL index (see {@link OidcDoc}). */
 export type ActionTokenDoc = Omit<ActionTokenRecord, 'data' | 'expiresAt'> & { data: string; expiresAt: Date };
+
+/** A user's avatar, one per userId. The image is BSON binary data (a few hundred KB at
+ * most, far below the 16 MiB document limit); put replaces all fields at once, so
+ * FerretDB's whole-document updates lose nothing. */
+export type AvatarDoc = AvatarRecord & { userId: string };
 
 /** How long a consumption mark outlives its record. */
 export const MARK_GRACE_SECONDS = 300;
@@ -121,6 +126,12 @@ export function defineModels(conn: Connection) {
       createdAt: requiredNumber,
       expiresAt: { type: Date, required: true },
     }, options), 'action_tokens'),
+    Avatars: conn.model('Avatar', new Schema<AvatarDoc>({
+      userId: requiredString,
+      image: { type: Buffer, required: true },
+      contentType: requiredString,
+      updatedAt: requiredNumber,
+    }, options), 'avatars'),
   };
 }
 
@@ -142,6 +153,8 @@ export async function createIndexes(conn: Connection): Promise<void> {
     [actionTokens, { tokenHash: 1 }, true],
     // One token per user and purpose; also serves deleteForUser (a prefix).
     [actionTokens, { userId: 1, purpose: 1 }, true],
+    // One avatar per user: a racing first put fails instead of adding a second document.
+    [db.collection('avatars'), { userId: 1 }, true],
   ] as const;
   for (const [collection, keys, unique] of indexes) await collection.createIndex(keys, { unique });
 

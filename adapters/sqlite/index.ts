@@ -52,6 +52,10 @@ export async function openSqliteStore(url: string): Promise<Store> {
     tokenRedeem: db.prepare('DELETE FROM action_tokens WHERE token_hash = ? AND purpose = ? AND expires_at > ? RETURNING *'),
     tokenDeleteForUser: db.prepare('DELETE FROM action_tokens WHERE user_id = ?'),
     tokenSweep: db.prepare('DELETE FROM action_tokens WHERE expires_at <= ?'),
+    avatarPut: db.prepare(`INSERT INTO avatars (user_id, image, content_type, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (user_id) DO UPDATE SET image = excluded.image, content_type = excluded.content_type, updated_at = excluded.updated_at`),
+    avatarGet: db.prepare('SELECT image, content_type, updated_at FROM avatars WHERE user_id = ?'),
+    avatarDelete: db.prepare('DELETE FROM avatars WHERE user_id = ?'),
     userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, theme, created_at, updated_at)
       VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @theme, @createdAt, @updatedAt)`),
     userUpdateProfile: db.prepare(`UPDATE users SET name = CASE WHEN @setName THEN @name ELSE name END,
@@ -179,6 +183,18 @@ export async function openSqliteStore(url: string): Promise<Store> {
       redeem: async (hash, purpose) => toActionToken(s.tokenRedeem.get(hash, purpose, now())),
       async deleteForUser(userId) {
         s.tokenDeleteForUser.run(userId);
+      },
+    },
+    avatars: {
+      async put(userId, { image, contentType, updatedAt }) {
+        s.avatarPut.run(userId, image, contentType, updatedAt);
+      },
+      async get(userId) {
+        const row = s.avatarGet.get(userId) as { image: Buffer; content_type: string; updated_at: number } | undefined;
+        return row && { image: row.image, contentType: row.content_type, updatedAt: row.updated_at };
+      },
+      async delete(userId) {
+        s.avatarDelete.run(userId);
       },
     },
     async ping() {

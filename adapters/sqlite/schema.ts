@@ -71,6 +71,14 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE users ADD COLUMN theme TEXT NOT NULL DEFAULT 'system';
   `,
+  `
+  CREATE TABLE avatars (
+    user_id TEXT PRIMARY KEY,
+    image BLOB NOT NULL,
+    content_type TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -2,9 +2,11 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { randomBytes, createHash } from 'node:crypto';
 import { HttpError } from '../http/errors.js';
+import { readMultipart } from '../http/multipart.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
 import type { Csrf } from '../security/csrf.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID } from './account-client.js';
+import { AVATAR_MAX_BYTES, AvatarError, avatarUrl, processAvatar } from './avatar.js';
 import { currentAccount, type SignedInAccount } from './account-session.js';
 import type { AccountDeps } from './deps.js';
 import { sendVerificationMail } from './email-verification.js';
@@ -51,17 +53,61 @@ export function consoleRouter(deps: AccountDeps, live: LiveProvider, csrf: Csrf)
   // Drops the code and state from the address bar and history.
   router.get('/callback', (ctx) => ctx.redirect('/account'));
 
+  const profilePage = async (ctx: Context, account: SignedInAccount, errors: Record<string, string>, saved: boolean, status = 200) => {
+    const avatar = await deps.store.avatars.get(account.user.id);
+    const picture = avatar ? avatarUrl(deps.issuer, account.user.id, avatar.updatedAt) : null;
+    await render(ctx, account, 'account', 'Your account', { errors, saved, picture }, status);
+  };
+  const savedProfile = (ctx: Context) => {
+    ctx.status = 303;
+    ctx.redirect('/account?saved=1');
+  };
+
   router.get('/', async (ctx) => {
     const account = await requireAccount(ctx);
-    if (account) await render(ctx, account, 'account', 'Your account', { errors: {}, saved: ctx.query.saved === '1' });
+    if (account) await profilePage(ctx, account, {}, ctx.query.saved === '1');
   });
   router.post('/profile', async (ctx) => {
     const account = (await requireAccount(ctx))!;
     const form = await csrf.readForm(ctx);
     const result = await updateProfile(deps, account.user, form);
-    if (!result.ok) return render(ctx, account, 'account', 'Your account', { errors: result.errors, saved: false }, 400);
-    ctx.status = 303;
-    ctx.redirect('/account?saved=1');
+    if (!result.ok) return profilePage(ctx, account, result.errors, false, 400);
+    savedProfile(ctx);
+  });
+
+  router.post('/avatar', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    csrf.checkOrigin(ctx);
+    const upload = await readMultipart(ctx, AVATAR_MAX_BYTES);
+    csrf.checkToken(ctx, upload.fields.csrf);
+    try {
+      if (!upload.file || upload.file.data.length === 0) throw new AvatarError('Choose a picture to upload.');
+      if (upload.file.truncated) throw new AvatarError('The picture is larger than 2 MB.');
+      await deps.store.avatars.put(account.user.id, await processAvatar(upload.file.data));
+    } catch (err) {
+      if (err instanceof AvatarError) return profilePage(ctx, account, { avatar: err.message }, false, 400);
+      throw err;
+    }
+    savedProfile(ctx);
+  });
+  router.post('/avatar/remove', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    await csrf.readForm(ctx);
+    await deps.store.avatars.delete(account.user.id);
+    savedProfile(ctx);
+  });
+  // Public, like the picture URL handed to tools; ids are random UUIDs.
+  router.get('/avatar/:userId', async (ctx) => {
+    const avatar = await deps.store.avatars.get(ctx.params.userId!);
+    if (!avatar) throw new HttpError(404, 'not_found', 'No such picture.');
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.set('ETag', `"${avatar.updatedAt}"`);
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = avatar.contentType;
+    ctx.body = avatar.image;
   });
   router.post('/verify-email/send', async (ctx) => {
     const account = (await requireAccount(ctx))!;

@@ -10,13 +10,16 @@ export const profileSchema = z.object({
   theme: z.enum(['light', 'dark', 'system'], { error: 'Choose light, dark or system.' }),
 });
 
-export type ProfileResult = { ok: true } | { ok: false; errors: Partial<Record<'name' | 'theme', string>> };
+type ProfileField = 'name' | 'theme' | 'body';
+export type ProfileResult = { ok: true } | { ok: false; errors: Partial<Record<ProfileField, string>> };
 
-export async function updateProfile(deps: AccountDeps, user: UserRecord, input: Record<string, unknown>): Promise<ProfileResult> {
-  const parsed = profileSchema.safeParse(input);
+/** Saves a profile form; `partial` (the JSON API's PATCH) changes only the fields sent. */
+export async function updateProfile(deps: AccountDeps, user: UserRecord, input: Record<string, unknown>, partial = false): Promise<ProfileResult> {
+  const parsed = (partial ? profileSchema.partial().strict() : profileSchema).safeParse(input);
   if (!parsed.success) {
-    const errors: Partial<Record<'name' | 'theme', string>> = {};
-    for (const issue of parsed.error.issues) errors[issue.path[0] as 'name' | 'theme'] ??= issue.message;
+    const errors: Partial<Record<ProfileField, string>> = {};
+    // An unknown field has no path of its own; it is reported against the whole body.
+    for (const issue of parsed.error.issues) errors[(issue.path[0] as ProfileField | undefined) ?? 'body'] ??= issue.message;
     return { ok: false, errors };
   }
   await deps.store.users.updateProfile(user.id, parsed.data);
@@ -30,7 +33,7 @@ export type PasswordChangeResult = { ok: true } | { ok: false; field: 'current' 
  * account holds: other sessions, and every grant and refresh token (this browser's tools
  * included), so whoever else knew the old password, or holds a token, is out.
  */
-export async function changePassword(deps: AccountDeps, user: UserRecord, sessionId: string, current: string, next: string): Promise<PasswordChangeResult> {
+export async function changePassword(deps: AccountDeps, user: UserRecord, sessionId: string | undefined, current: string, next: string): Promise<PasswordChangeResult> {
   if (!(await verifyPassword(user.passwordHash, current))) return { ok: false, field: 'current', message: 'That is not your current password.' };
   const verdict = checkPassword(next, { email: user.email, name: user.name ?? undefined });
   if (!verdict.ok) return { ok: false, field: 'password', message: verdict.message };
@@ -48,6 +51,7 @@ export async function deleteAccount(deps: AccountDeps, user: UserRecord, passwor
   if (!(await verifyPassword(user.passwordHash, password))) return false;
   await deps.store.oidc.revokeByAccount(user.id);
   await deps.store.actionTokens.deleteForUser(user.id);
+  await deps.store.avatars.delete(user.id);
   await deps.store.users.delete(user.id);
   deps.logger.info('account deleted', { userId: user.id });
   return true;

@@ -18,6 +18,7 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
   email: 'See your email address',
   profile: 'See your name',
   offline_access: 'Keep access while you are not using it',
+  account: 'Change your name, theme and password',
 };
 
 const INVALID_LOGIN = 'Invalid email or password.';

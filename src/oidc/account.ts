@@ -1,4 +1,5 @@
 import type { FindAccount } from 'oidc-provider';
+import { avatarUrl } from '../accounts/avatar.js';
 import type { Store } from '../store/port.js';
 
 /** Claims a user releases, by scope; `sub` is the user's stable id, never the email. */
@@ -7,18 +8,20 @@ export const CLAIMS_BY_SCOPE = {
   // adds them to ID tokens only as claims of a granted scope.
   openid: ['sub', 'amr', 'acr'],
   email: ['email', 'email_verified'],
-  profile: ['name', 'updated_at'],
+  profile: ['name', 'picture', 'updated_at'],
 };
 
 /** Looks up the person behind a session or token; a deleted user ends their tokens' use. */
-export function createFindAccount(store: Store): FindAccount {
+export function createFindAccount(store: Store, issuer: string): FindAccount {
   return async (_ctx, sub) => {
     const user = await store.users.findById(sub);
     if (!user) return undefined;
     return {
       accountId: user.id,
       async claims() {
+        const avatar = await store.avatars.get(user.id);
         return {
+          ...(avatar ? { picture: avatarUrl(issuer, user.id, avatar.updatedAt) } : {}),
           sub: user.id,
           email: user.email,
           email_verified: user.emailVerified,

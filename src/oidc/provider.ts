@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Secrets } from '../security/secrets.js';
 import type { Store } from '../store/port.js';
 import { ACCOUNT_CLIENT_ID } from '../accounts/account-client.js';
+import { ACCOUNT_SCOPE } from '../api/bearer.js';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.js';
 import { createAdapterClass } from './adapter.js';
 import type { JWK } from 'jose';
@@ -27,10 +28,10 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
 
   const configuration: Configuration = {
     adapter: createAdapterClass(store, secrets),
-    findAccount: createFindAccount(store),
+    findAccount: createFindAccount(store, config.issuer),
     jwks: jwks as Configuration['jwks'],
     claims: CLAIMS_BY_SCOPE,
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: ['openid', 'offline_access', 'email', 'profile', ACCOUNT_SCOPE],
     responseTypes: ['code'],
     pkce: { required: () => true },
     rotateRefreshToken: true,

@@ -36,13 +36,23 @@ export class Csrf {
    * outright; the token is the real gate.
    */
   async readForm(ctx: Context): Promise<Record<string, string>> {
+    this.checkOrigin(ctx);
+    const form = await readForm(ctx);
+    this.checkToken(ctx, form.csrf);
+    return form;
+  }
+
+  /** Refuses a post from a named foreign origin; call before reading a body. */
+  checkOrigin(ctx: Context): void {
     const origin = ctx.get('origin');
     if (origin && origin !== 'null' && origin !== this.#origin) throw new HttpError(403, 'invalid_request', 'Cross-site form submissions are refused.');
-    const form = await readForm(ctx);
+  }
+
+  /** Refuses a form whose token does not match this browser's CSRF cookie. */
+  checkToken(ctx: Context, submitted: unknown): void {
     const id = ctx.cookies.get(this.#cookie);
-    if (!id || !this.secrets.verifyCsrfToken(`csrf:${id}`, form.csrf)) {
+    if (!id || !this.secrets.verifyCsrfToken(`csrf:${id}`, submitted)) {
       throw new HttpError(403, 'invalid_request', 'The form has expired. Go back, reload the page and try again.');
     }
-    return form;
   }
 }

@@ -146,6 +146,20 @@ export interface SigningKeyRepository {
   delete(kid: string): Promise<void>;
 }
 
+/** A person's uploaded picture, already resized and re-encoded (never the uploaded bytes). */
+export interface AvatarRecord {
+  image: Buffer;
+  contentType: string;
+  updatedAt: number;
+}
+
+export interface AvatarRepository {
+  /** Creates or replaces the user's avatar. */
+  put(userId: string, avatar: AvatarRecord): Promise<void>;
+  get(userId: string): Promise<AvatarRecord | undefined>;
+  delete(userId: string): Promise<void>;
+}
+
 export interface Store {
   readonly driver: string;
   readonly oidc: OidcRecords;
@@ -153,6 +167,7 @@ export interface Store {
   readonly clients: ClientRepository;
   readonly signingKeys: SigningKeyRepository;
   readonly actionTokens: ActionTokenRepository;
+  readonly avatars: AvatarRepository;
   /** Resolves when the database answers; rejects otherwise. Backs /readyz. */
   ping(): Promise<void>;
   /** Deletes expired oidc records and action tokens; returns how many. */

@@ -308,6 +308,22 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
       });
     });
 
+    describe('avatars', () => {
+      it('stores, replaces, reads and deletes a user\'s picture byte for byte', async () => {
+        const first = { image: Buffer.from([0, 1, 2, 255, 254]), contentType: 'image/webp', updatedAt: 1000 };
+        const second = { image: Buffer.alloc(64 * 1024, 7), contentType: 'image/webp', updatedAt: 2000 };
+        assert.equal(await store.avatars.get('u1'), undefined);
+        await store.avatars.put('u1', first);
+        assert.deepEqual(await store.avatars.get('u1'), first);
+        await store.avatars.put('u1', second);
+        await store.avatars.put('u2', first);
+        assert.deepEqual(await store.avatars.get('u1'), second);
+        await store.avatars.delete('u1');
+        assert.equal(await store.avatars.get('u1'), undefined);
+        assert.deepEqual(await store.avatars.get('u2'), first);
+      });
+    });
+
     it('ping resolves while the database is reachable', async () => {
       await store.ping();
     });
