@@ -68,6 +68,8 @@ for (const backend of backends) {
       assert.equal(notJson.status, 400);
       const wrongType = await send(tokens.access_token, 'PATCH', me(), 'name=x', { 'content-type': 'text/plain' });
       assert.equal(wrongType.status, 415);
+      const huge = await send(tokens.access_token, 'PATCH', me(), JSON.stringify({ name: 'x'.repeat(64 * 1024) }), json);
+      assert.equal(huge.status, 413);
     });
 
     it('changes the password with the current one, then every token of the account is dead', async () => {
