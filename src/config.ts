@@ -26,6 +26,7 @@ export interface Config {
     readonly idToken: number;
     readonly refreshToken: number;
     readonly session: number;
+    readonly sessionIdle: number;
   };
   readonly signingKeys: {
     /** Seconds a rotated-in key is published in JWKS before it signs anything. */
@@ -100,6 +101,7 @@ const envSchema = z.object({
   ID_TOKEN_TTL: seconds(3600, '3600'),
   REFRESH_TOKEN_TTL: seconds(30 * 24 * 3600, '2592000'),
   SESSION_TTL: seconds(30 * 24 * 3600, '2592000'),
+  SESSION_IDLE_TTL: seconds(7 * 24 * 3600, '604800'),
   SIGNING_KEY_ACTIVATION_DELAY: seconds(3600, '3600'),
   SIGNING_KEY_REFRESH_INTERVAL: seconds(60, '60'),
   DEFAULT_RESOURCE: absoluteUrl('https://api.example.com').optional(),
@@ -169,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       idToken: e.ID_TOKEN_TTL,
       refreshToken: e.REFRESH_TOKEN_TTL,
       session: e.SESSION_TTL,
+      sessionIdle: Math.min(e.SESSION_IDLE_TTL, e.SESSION_TTL),
     }),
     signingKeys: Object.freeze({
       activationDelay: e.SIGNING_KEY_ACTIVATION_DELAY,

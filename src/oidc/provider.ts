@@ -64,7 +64,10 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
       IdToken: config.ttl.idToken,
       AuthorizationCode: 60,
       Interaction: 3600,
-      Session: config.ttl.session,
+      // Sliding: every request through the provider re-saves the session, so it lives
+      // SESSION_IDLE_TTL past the last use, but never beyond SESSION_TTL after sign-in.
+      Session: (_ctx, session) =>
+        Math.max(1, Math.min(config.ttl.sessionIdle, config.ttl.session - (session.loginTs ? epochSeconds() - session.loginTs : 0))),
       Grant: config.ttl.refreshToken,
       // Rotation must not extend a refresh token's life: each successor gets what is left.
       RefreshToken: (_ctx, token) => Math.max(1, config.ttl.refreshToken - (token.iiat ? epochSeconds() - token.iiat : 0)),
