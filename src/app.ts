@@ -15,6 +15,7 @@ import type { LiveProvider } from './oidc/live-provider.js';
 import { healthRouter, type Lifecycle } from './ops/health.js';
 import type { Mailer } from './mail/mailer.js';
 import { Csrf } from './security/csrf.js';
+import { LoginThrottle } from './security/login-throttle.js';
 import type { Secrets } from './security/secrets.js';
 import type { Store } from './store/port.js';
 
@@ -53,7 +54,7 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   const routers = [
     assetRouter(),
     healthRouter(store, lifecycle),
-    interactionRouter(live, accountDeps, csrf),
+    interactionRouter(live, accountDeps, csrf, new LoginThrottle(store, config.loginThrottle)),
     accountRouter(accountDeps, csrf),
     consoleRouter(accountDeps, live, csrf),
     meRouter(accountDeps, live),

@@ -39,6 +39,7 @@ export interface Config {
   /** Further resource indicators clients may ask tokens for. */
   readonly resources: readonly string[];
   readonly shutdownTimeout: number;
+  readonly loginThrottle: { readonly perAccount: number; readonly perIp: number; readonly windowSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -107,6 +108,9 @@ const envSchema = z.object({
   DEFAULT_RESOURCE: absoluteUrl('https://api.example.com').optional(),
   RESOURCES: z.string().default(''),
   SHUTDOWN_TIMEOUT: seconds(10, '10'),
+  LOGIN_MAX_FAILURES: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
+  LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 50' }).default(50),
+  LOGIN_LOCK_WINDOW: seconds(15 * 60, '900'),
 });
 
 function isLoopbackHost(hostname: string): boolean {
@@ -180,5 +184,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultResource: e.DEFAULT_RESOURCE ?? `${issuer}/api`,
     resources: Object.freeze(resources),
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+    loginThrottle: Object.freeze({ perAccount: e.LOGIN_MAX_FAILURES, perIp: e.LOGIN_MAX_FAILURES_PER_IP, windowSeconds: e.LOGIN_LOCK_WINDOW }),
   });
 }

@@ -6,6 +6,7 @@ import {
   type ActionPurpose,
   type ActionTokenRecord,
   type ActionTokenRepository,
+  type AttemptRepository,
   type AvatarRepository,
   type ClientRecord,
   type ClientRepository,
@@ -42,7 +43,7 @@ export async function openMongoStore(url: string): Promise<Store> {
     await conn.close().catch(() => {});
     throw toStoreError(err);
   }
-  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars } = defineModels(conn);
+  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars, Attempts } = defineModels(conn);
 
   const now = () => Date.now();
   const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
@@ -217,6 +218,18 @@ export async function openMongoStore(url: string): Promise<Store> {
         await Avatars.deleteOne({ userId });
       },
     }),
+    // One document per attempt, never an $inc: see schema.ts.
+    attempts: guard<AttemptRepository>({
+      async record(keys, at, expiresAt) {
+        if (keys.length === 0) return;
+        await Attempts.insertMany(keys.map((key) => ({ key, at, expiresAt: new Date(expiresAt) })));
+      },
+      // The expiresAt filter matters: the sweeper or MongoDB's TTL monitor may not have run yet.
+      count: async (key, since) => Attempts.countDocuments({ key, at: { $gte: since }, expiresAt: { $gt: new Date() } }),
+      async clear(key) {
+        await Attempts.deleteMany({ key });
+      },
+    }),
     async ping() {
       await conn.db!.admin().ping();
     },
@@ -224,7 +237,8 @@ export async function openMongoStore(url: string): Promise<Store> {
       await Consumed.deleteMany({ expiresAt: { $lte: new Date(at - MARK_GRACE_SECONDS * 1000) } });
       const records = await Oidc.deleteMany({ expiresAt: { $lte: new Date(at) } });
       const tokens = await ActionTokens.deleteMany({ expiresAt: { $lte: new Date(at) } });
-      return records.deletedCount + tokens.deletedCount;
+      const attempts = await Attempts.deleteMany({ expiresAt: { $lte: new Date(at) } });
+      return records.deletedCount + tokens.deletedCount + attempts.deletedCount;
     },
     async close() {
       await conn.close();

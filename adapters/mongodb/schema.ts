@@ -33,6 +33,10 @@ import type { ActionTokenRecord, AvatarRecord, ClientRecord, SigningKeyRecord, T
 //
 // User documents written before `theme` existed lack it, and are not backfilled: that
 // would be one more whole-document update racing the ones above. Reads default it instead.
+//
+// Attempts are counted, for the same reason, not with an $inc on a per-key counter
+// (parallel increments would overwrite one another) but as one inserted document per
+// attempt, which a count then adds up.
 
 /** An oidc-provider record: the payload as JSON plus the fields it is looked up by. */
 export interface OidcDoc {
@@ -62,6 +66,13 @@ export type ActionTokenDoc = Omit<ActionTokenRecord, 'data' | 'expiresAt'> & { d
  * most, far below the 16 MiB document limit); put replaces all fields at once, so
  * FerretDB's whole-document updates lose nothing. */
 export type AvatarDoc = AvatarRecord & { userId: string };
+
+/** One recorded attempt: `at` in epoch ms, `expiresAt` a Date for the TTL index (see {@link OidcDoc}). */
+export interface AttemptDoc {
+  key: string;
+  at: number;
+  expiresAt: Date;
+}
 
 /** How long a consumption mark outlives its record. */
 export const MARK_GRACE_SECONDS = 300;
@@ -132,13 +143,23 @@ export function defineModels(conn: Connection) {
       contentType: requiredString,
       updatedAt: requiredNumber,
     }, options), 'avatars'),
+    Attempts: conn.model('Attempt', new Schema<AttemptDoc>({
+      key: requiredString,
+      at: requiredNumber,
+      expiresAt: { type: Date, required: true },
+    }, options), 'attempts'),
   };
 }
 
 /** Idempotent, so every open applies them; autoIndex is off to keep them explicit here. */
 export async function createIndexes(conn: Connection): Promise<void> {
   const db = conn.db!;
-  const [oidc, consumed, actionTokens] = [db.collection('oidc'), db.collection('oidc_consumed'), db.collection('action_tokens')];
+  const [oidc, consumed, actionTokens, attempts] = [
+    db.collection('oidc'),
+    db.collection('oidc_consumed'),
+    db.collection('action_tokens'),
+    db.collection('attempts'),
+  ];
   const indexes = [
     [oidc, { model: 1, id: 1 }, true],
     [oidc, { model: 1, grantId: 1 }, false],
@@ -155,10 +176,12 @@ export async function createIndexes(conn: Connection): Promise<void> {
     [actionTokens, { userId: 1, purpose: 1 }, true],
     // One avatar per user: a racing first put fails instead of adding a second document.
     [db.collection('avatars'), { userId: 1 }, true],
+    // count filters by key and a range of at; clear by key (a prefix).
+    [attempts, { key: 1, at: 1 }, false],
   ] as const;
   for (const [collection, keys, unique] of indexes) await collection.createIndex(keys, { unique });
 
-  for (const [collection, expireAfterSeconds] of [[oidc, 0], [consumed, MARK_GRACE_SECONDS], [actionTokens, 0]] as const) {
+  for (const [collection, expireAfterSeconds] of [[oidc, 0], [consumed, MARK_GRACE_SECONDS], [actionTokens, 0], [attempts, 0]] as const) {
     try {
       // MongoDB then deletes expired documents itself; the sweeper covers servers without TTL.
       await collection.createIndex({ expiresAt: 1 }, { expireAfterSeconds });

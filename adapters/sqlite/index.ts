@@ -56,6 +56,10 @@ export async function openSqliteStore(url: string): Promise<Store> {
       ON CONFLICT (user_id) DO UPDATE SET image = excluded.image, content_type = excluded.content_type, updated_at = excluded.updated_at`),
     avatarGet: db.prepare('SELECT image, content_type, updated_at FROM avatars WHERE user_id = ?'),
     avatarDelete: db.prepare('DELETE FROM avatars WHERE user_id = ?'),
+    attemptInsert: db.prepare('INSERT INTO attempts (key, at, expires_at) VALUES (?, ?, ?)'),
+    attemptCount: db.prepare('SELECT COUNT(*) AS n FROM attempts WHERE key = ? AND at >= ? AND expires_at > ?'),
+    attemptClear: db.prepare('DELETE FROM attempts WHERE key = ?'),
+    attemptSweep: db.prepare('DELETE FROM attempts WHERE expires_at <= ?'),
     userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, theme, created_at, updated_at)
       VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @theme, @createdAt, @updatedAt)`),
     userUpdateProfile: db.prepare(`UPDATE users SET name = CASE WHEN @setName THEN @name ELSE name END,
@@ -197,10 +201,20 @@ export async function openSqliteStore(url: string): Promise<Store> {
         s.avatarDelete.run(userId);
       },
     },
+    attempts: {
+      record: async (keys, at, expiresAt) =>
+        db.transaction(() => {
+          for (const key of keys) s.attemptInsert.run(key, at, expiresAt);
+        })(),
+      count: async (key, since) => (s.attemptCount.get(key, since, now()) as { n: number }).n,
+      async clear(key) {
+        s.attemptClear.run(key);
+      },
+    },
     async ping() {
       db.prepare('SELECT 1').get();
     },
-    sweepExpired: async (at = now()) => s.oidcSweep.run(at).changes + s.tokenSweep.run(at).changes,
+    sweepExpired: async (at = now()) => s.oidcSweep.run(at).changes + s.tokenSweep.run(at).changes + s.attemptSweep.run(at).changes,
     async close() {
       if (db.open) db.close();
     },

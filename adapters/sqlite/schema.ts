@@ -79,6 +79,15 @@ const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  `
+  CREATE TABLE attempts (
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX attempts_key ON attempts (key, at);
+  CREATE INDEX attempts_expires ON attempts (expires_at);
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

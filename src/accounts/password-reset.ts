@@ -3,6 +3,7 @@ import { actionLink, hashActionToken, issueActionToken } from './action-tokens.j
 import { inBackground, type AccountDeps } from './deps.js';
 import { checkPassword } from './password-policy.js';
 import { hashPassword } from './passwords.js';
+import { accountFailureKey } from '../security/login-throttle.js';
 
 export const RESET_PASSWORD_PATH = '/account/reset-password';
 
@@ -45,6 +46,8 @@ export async function resetPassword(deps: AccountDeps, token: string, newPasswor
   await deps.store.users.setPasswordHash(user.id, await hashPassword(newPassword));
   await deps.store.oidc.revokeByAccount(user.id);
   await deps.store.actionTokens.deleteForUser(user.id);
+  // Proving the inbox lifts a sign-in lock at once: a reset is how a locked-out person gets back in.
+  await deps.store.attempts.clear(accountFailureKey(user.email));
   if (!user.emailVerified) await deps.store.users.setEmailVerified(user.id);
   inBackground(deps, 'password changed notice', async () => deps.mailer.sendInBackground(await passwordChangedNotice({ to: user.email })));
   return { ok: true };

@@ -9,6 +9,7 @@ import { authenticate } from '../accounts/users.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
 import type { Csrf } from '../security/csrf.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
 
 type Details = Awaited<ReturnType<LiveProvider['provider']['interactionDetails']>>;
 
@@ -22,6 +23,7 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
 };
 
 const INVALID_LOGIN = 'Invalid email or password.';
+const TOO_MANY = 'Too many failed sign-ins. Try again later, or reset your password.';
 
 /**
  * The hosted pages the authorization flow sends a person to: sign-in and consent. Every
@@ -29,7 +31,7 @@ const INVALID_LOGIN = 'Invalid email or password.';
  * oidc-provider's interaction cookie, so another browser's uid, or a forged cross-site
  * post, gets nowhere.
  */
-export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: Csrf): Router {
+export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: Csrf, throttle: LoginThrottle): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const { store } = deps;
 
@@ -93,11 +95,19 @@ export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: C
     const details = await load(ctx, 'login');
     const form = await csrf.readForm(ctx);
     const email = (form.email ?? '').trim();
+    const verdict = await throttle.check(email, ctx.ip);
+    if (!verdict.allowed) {
+      ctx.status = 429;
+      ctx.set('Retry-After', String(verdict.retryAfterSeconds));
+      return renderLogin(ctx, details, { email, error: TOO_MANY });
+    }
     const user = email && form.password ? await authenticate(store, email, form.password) : undefined;
     if (!user) {
+      await throttle.recordFailure(email, ctx.ip);
       ctx.status = 401;
       return renderLogin(ctx, details, { email, error: INVALID_LOGIN });
     }
+    await throttle.recordSuccess(email);
     await finish(ctx, { login: { accountId: user.id, amr: ['pwd'] } }, false);
   });
 

@@ -160,6 +160,20 @@ export interface AvatarRepository {
   delete(userId: string): Promise<void>;
 }
 
+/**
+ * Failed attempts (sign-ins, …) counted per key, e.g. `login:email:<address>` or
+ * `login:ip:<address>`. Each attempt is its own record, so counting needs no atomic
+ * increment (which FerretDB cannot do) and every instance sees the same numbers.
+ */
+export interface AttemptRepository {
+  /** Records one attempt under each key; it counts until `expiresAt`. */
+  record(keys: readonly string[], at: number, expiresAt: number): Promise<void>;
+  /** How many unexpired attempts the key has made since `since`. */
+  count(key: string, since: number): Promise<number>;
+  /** Forgets the key's attempts (after a successful sign-in or a password reset). */
+  clear(key: string): Promise<void>;
+}
+
 export interface Store {
   readonly driver: string;
   readonly oidc: OidcRecords;
@@ -168,9 +182,10 @@ export interface Store {
   readonly signingKeys: SigningKeyRepository;
   readonly actionTokens: ActionTokenRepository;
   readonly avatars: AvatarRepository;
+  readonly attempts: AttemptRepository;
   /** Resolves when the database answers; rejects otherwise. Backs /readyz. */
   ping(): Promise<void>;
-  /** Deletes expired oidc records and action tokens; returns how many. */
+  /** Deletes expired oidc records, action tokens and attempts; returns how many. */
   sweepExpired(now?: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -13,8 +13,14 @@ export interface Page {
 export class UserAgent {
   readonly cookies = new Map<string, string>();
 
-  /** @param publicOrigin the origin the browser believes it is on (one load-balanced origin for several instances). */
-  constructor(private readonly publicOrigin?: string) {}
+  /**
+   * @param publicOrigin the origin the browser believes it is on (one load-balanced origin for several instances)
+   * @param extraHeaders sent with every request (e.g. a spoofed X-Forwarded-For)
+   */
+  constructor(
+    private readonly publicOrigin?: string,
+    private readonly extraHeaders: Record<string, string> = {},
+  ) {}
 
   /** GET `url` and follow redirects until a response that is not one, or one leaving for `stopAt`. */
   async open(url: string, stopAt?: string): Promise<Page> {
@@ -35,7 +41,7 @@ export class UserAgent {
   }
 
   async request(url: string, init: RequestInit): Promise<Response> {
-    const headers = new Headers(init.headers);
+    const headers = new Headers({ ...this.extraHeaders, ...Object.fromEntries(new Headers(init.headers)) });
     // Cookies are scoped by host name, not port (RFC 6265 §8.5), as in a browser.
     const host = new URL(url).hostname;
     const jar = [...this.cookies].filter(([k]) => k.startsWith(`${host}|`)).map(([k, v]) => `${k.split('|')[1]}=${v}`);

@@ -308,6 +308,31 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
       });
     });
 
+    describe('attempts', () => {
+      it('counts attempts per key since a time, forgets a key, and sweeps expired ones', async () => {
+        const now = Date.now();
+        await store.attempts.record(['login:email:a', 'login:ip:1'], now - 5000, now + 60_000);
+        await store.attempts.record(['login:email:a', 'login:ip:1'], now - 1000, now + 60_000);
+        await store.attempts.record(['login:email:b', 'login:ip:1'], now, now + 60_000);
+        assert.equal(await store.attempts.count('login:email:a', now - 10_000), 2);
+        assert.equal(await store.attempts.count('login:email:a', now - 2000), 1, 'only those since the given time');
+        assert.equal(await store.attempts.count('login:ip:1', now - 10_000), 3);
+        assert.equal(await store.attempts.count('login:email:nobody', 0), 0);
+        await store.attempts.clear('login:email:a');
+        assert.equal(await store.attempts.count('login:email:a', 0), 0);
+        assert.equal(await store.attempts.count('login:ip:1', 0), 3);
+        await store.attempts.record(['old'], now - 5000, now - 1);
+        assert.equal(await store.attempts.count('old', 0), 0, 'expired attempts do not count');
+        assert.ok((await store.sweepExpired(now)) >= 1);
+      });
+
+      it('counts every one of many parallel attempts', async () => {
+        const now = Date.now();
+        await Promise.all(Array.from({ length: 25 }, () => store.attempts.record(['burst'], now, now + 60_000)));
+        assert.equal(await store.attempts.count('burst', now - 1), 25);
+      });
+    });
+
     describe('avatars', () => {
       it('stores, replaces, reads and deletes a user\'s picture byte for byte', async () => {
         const first = { image: Buffer.from([0, 1, 2, 255, 254]), contentType: 'image/webp', updatedAt: 1000 };
