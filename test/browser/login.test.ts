@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import sharp from 'sharp';
 import { backends } from '../helpers/backends.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { startRelyingParty, type RelyingParty } from '../helpers/browser-rp.js';
@@ -113,6 +114,13 @@ describe('hosted pages in headless Chromium', function () {
       // A string, so this Node project needs no DOM typings for code that runs in the page.
       const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
       assert.equal(background, 'rgb(17, 20, 24)', 'the dark palette is applied');
+      const photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#d97706' } }).png().toBuffer();
+      await page.getByLabel(/Upload a picture/).setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: photo });
+      await page.getByRole('button', { name: 'Upload', exact: true }).click();
+      await page.getByText('Saved.').waitFor();
+      await page.getByRole('img', { name: 'Your picture' }).waitFor();
+      const width = await page.evaluate("(async () => { const img = document.querySelector('.avatar img'); await img.decode(); return img.naturalWidth; })()");
+      assert.equal(width, 256, 'the served picture is the 256×256 re-encoding');
       await page.screenshot({ path: `${ARTIFACTS}/account-dark.png`, fullPage: true });
 
       await page.getByRole('link', { name: 'Sessions' }).click();
