@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { errorHandler } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
 import { interactionRouter } from './interactions/router.js';
+import { secondFactorRouter } from './interactions/second-factor-router.js';
 import type { Logger } from './logger.js';
 import type { LiveProvider } from './oidc/live-provider.js';
 import { healthRouter, type Lifecycle } from './ops/health.js';
@@ -50,11 +51,13 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.use(errorHandler(logger));
 
   const csrf = new Csrf(secrets, config.issuer);
-  const accountDeps = { store, mailer, issuer: config.issuer, logger };
+  const accountDeps = { store, mailer, issuer: config.issuer, logger, secrets };
+  const throttle = new LoginThrottle(store, config.loginThrottle);
   const routers = [
     assetRouter(),
     healthRouter(store, lifecycle),
-    interactionRouter(live, accountDeps, csrf, new LoginThrottle(store, config.loginThrottle)),
+    interactionRouter(live, accountDeps, csrf, throttle),
+    secondFactorRouter(live, accountDeps, csrf, throttle),
     accountRouter(accountDeps, csrf),
     consoleRouter(accountDeps, live, csrf),
     meRouter(accountDeps, live),

@@ -12,6 +12,7 @@ import {
   type ClientRepository,
   type OidcPayload,
   type OidcRecords,
+  type SecondFactorRepository,
   type SigningKeyRecord,
   type SigningKeyRepository,
   type Store,
@@ -43,7 +44,7 @@ export async function openMongoStore(url: string): Promise<Store> {
     await conn.close().catch(() => {});
     throw toStoreError(err);
   }
-  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars, Attempts } = defineModels(conn);
+  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars, Attempts, Totp, TotpSteps, RecoveryCodes } = defineModels(conn);
 
   const now = () => Date.now();
   const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
@@ -230,6 +231,47 @@ export async function openMongoStore(url: string): Promise<Store> {
         await Attempts.deleteMany({ key });
       },
     }),
+    secondFactors: guard<SecondFactorRepository>({
+      async getTotp(userId) {
+        const doc = await Totp.findOne({ userId }, { secretCiphertext: 1, confirmed: 1, createdAt: 1 }).lean();
+        return doc ? { secretCiphertext: doc.secretCiphertext, confirmed: doc.confirmed, createdAt: doc.createdAt } : undefined;
+      },
+      // $set of every field replaces the authenticator whole, as for avatars.
+      async putTotp(userId, { secretCiphertext, confirmed, createdAt }) {
+        await retryLostUpsert(() => Totp.updateOne({ userId }, { $set: { secretCiphertext, confirmed, createdAt } }, { upsert: true }));
+      },
+      async deleteAll(userId) {
+        await Totp.deleteMany({ userId });
+        await TotpSteps.deleteMany({ userId });
+        await RecoveryCodes.deleteMany({ userId });
+      },
+      // As SQLite: refused after a later step, else an insert. Not a conditional update (on
+      // FerretDB several could win): the unique (userId, step) index admits one insert, so
+      // exactly one parallel claim of a step wins.
+      async claimTotpStep(userId, step, expiresAt) {
+        if (await TotpSteps.exists({ userId, step: { $gt: step } })) return false;
+        try {
+          await TotpSteps.insertOne({ userId, step, expiresAt: new Date(expiresAt) });
+          return true;
+        } catch (err) {
+          if (isDuplicateKey(err)) return false;
+          throw err;
+        }
+      },
+      // No transaction: a concurrent reader may see no codes between the two writes.
+      async replaceRecoveryCodes(userId, codeHashes) {
+        await RecoveryCodes.deleteMany({ userId });
+        if (codeHashes.length > 0) await RecoveryCodes.insertMany(codeHashes.map((codeHash) => ({ userId, codeHash })));
+      },
+      // Not findOneAndDelete, which FerretDB answers to several callers: the code is used by
+      // whoever's delete by _id removed it, as with action tokens (see schema.ts).
+      async useRecoveryCode(userId, codeHash) {
+        const doc = await RecoveryCodes.findOne({ userId, codeHash }, { _id: 1 }).lean();
+        if (!doc) return false;
+        return (await RecoveryCodes.deleteOne({ _id: doc._id })).deletedCount === 1;
+      },
+      countRecoveryCodes: async (userId) => RecoveryCodes.countDocuments({ userId }),
+    }),
     async ping() {
       await conn.db!.admin().ping();
     },
@@ -238,7 +280,8 @@ export async function openMongoStore(url: string): Promise<Store> {
       const records = await Oidc.deleteMany({ expiresAt: { $lte: new Date(at) } });
       const tokens = await ActionTokens.deleteMany({ expiresAt: { $lte: new Date(at) } });
       const attempts = await Attempts.deleteMany({ expiresAt: { $lte: new Date(at) } });
-      return records.deletedCount + tokens.deletedCount + attempts.deletedCount;
+      const steps = await TotpSteps.deleteMany({ expiresAt: { $lte: new Date(at) } });
+      return records.deletedCount + tokens.deletedCount + attempts.deletedCount + steps.deletedCount;
     },
     async close() {
       await conn.close();

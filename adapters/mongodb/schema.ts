@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
-import type { ActionTokenRecord, AvatarRecord, ClientRecord, SigningKeyRecord, Theme, UserRecord } from '../../src/store/port.js';
+import type { ActionTokenRecord, AvatarRecord, ClientRecord, SigningKeyRecord, Theme, TotpRecord, UserRecord } from '../../src/store/port.js';
 
 // The documents suit FerretDB 1.24 as well as MongoDB: payloads and JWKs are JSON strings
 // (oidc-provider payloads hold nested arrays and keys with dots, which FerretDB cannot
@@ -33,6 +33,10 @@ import type { ActionTokenRecord, AvatarRecord, ClientRecord, SigningKeyRecord, T
 //
 // User documents written before `theme` existed lack it, and are not backfilled: that
 // would be one more whole-document update racing the ones above. Reads default it instead.
+//
+// Second factors follow the same rules. A used TOTP step is a document of its own in
+// `totp_steps`, whose unique (userId, step) index admits exactly one claim of a step; a
+// recovery code is used by find + deleteOne by _id, like an action token's redemption.
 //
 // Attempts are counted, for the same reason, not with an $inc on a per-key counter
 // (parallel increments would overwrite one another) but as one inserted document per
@@ -72,6 +76,22 @@ export interface AttemptDoc {
   key: string;
   at: number;
   expiresAt: Date;
+}
+
+/** A user's TOTP authenticator, one per userId; put replaces all fields at once (see {@link AvatarDoc}). */
+export type TotpDoc = TotpRecord & { userId: string };
+
+/** One used TOTP step: `expiresAt` a Date for the TTL index (see {@link OidcDoc}). */
+export interface TotpStepDoc {
+  userId: string;
+  step: number;
+  expiresAt: Date;
+}
+
+/** One unused recovery code (its keyed hash); using it deletes the document. */
+export interface RecoveryCodeDoc {
+  userId: string;
+  codeHash: string;
 }
 
 /** How long a consumption mark outlives its record. */
@@ -148,17 +168,33 @@ export function defineModels(conn: Connection) {
       at: requiredNumber,
       expiresAt: { type: Date, required: true },
     }, options), 'attempts'),
+    Totp: conn.model('Totp', new Schema<TotpDoc>({
+      userId: requiredString,
+      secretCiphertext: requiredString,
+      confirmed: { type: Boolean, required: true },
+      createdAt: requiredNumber,
+    }, options), 'totp'),
+    TotpSteps: conn.model('TotpStep', new Schema<TotpStepDoc>({
+      userId: requiredString,
+      step: requiredNumber,
+      expiresAt: { type: Date, required: true },
+    }, options), 'totp_steps'),
+    RecoveryCodes: conn.model('RecoveryCode', new Schema<RecoveryCodeDoc>({
+      userId: requiredString,
+      codeHash: requiredString,
+    }, options), 'recovery_codes'),
   };
 }
 
 /** Idempotent, so every open applies them; autoIndex is off to keep them explicit here. */
 export async function createIndexes(conn: Connection): Promise<void> {
   const db = conn.db!;
-  const [oidc, consumed, actionTokens, attempts] = [
+  const [oidc, consumed, actionTokens, attempts, totpSteps] = [
     db.collection('oidc'),
     db.collection('oidc_consumed'),
     db.collection('action_tokens'),
     db.collection('attempts'),
+    db.collection('totp_steps'),
   ];
   const indexes = [
     [oidc, { model: 1, id: 1 }, true],
@@ -178,10 +214,16 @@ export async function createIndexes(conn: Connection): Promise<void> {
     [db.collection('avatars'), { userId: 1 }, true],
     // count filters by key and a range of at; clear by key (a prefix).
     [attempts, { key: 1, at: 1 }, false],
+    // One authenticator per user: a racing first put fails (and is retried) instead of adding a second.
+    [db.collection('totp'), { userId: 1 }, true],
+    // Admits exactly one claim of a step; also serves the later-step lookup (a prefix).
+    [totpSteps, { userId: 1, step: 1 }, true],
+    // A code is listed once per user; also serves count and replace by userId (a prefix).
+    [db.collection('recovery_codes'), { userId: 1, codeHash: 1 }, true],
   ] as const;
   for (const [collection, keys, unique] of indexes) await collection.createIndex(keys, { unique });
 
-  for (const [collection, expireAfterSeconds] of [[oidc, 0], [consumed, MARK_GRACE_SECONDS], [actionTokens, 0], [attempts, 0]] as const) {
+  for (const [collection, expireAfterSeconds] of [[oidc, 0], [consumed, MARK_GRACE_SECONDS], [actionTokens, 0], [attempts, 0], [totpSteps, 0]] as const) {
     try {
       // MongoDB then deletes expired documents itself; the sweeper covers servers without TTL.
       await collection.createIndex({ expiresAt: 1 }, { expireAfterSeconds });

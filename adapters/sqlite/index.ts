@@ -60,6 +60,18 @@ export async function openSqliteStore(url: string): Promise<Store> {
     attemptCount: db.prepare('SELECT COUNT(*) AS n FROM attempts WHERE key = ? AND at >= ? AND expires_at > ?'),
     attemptClear: db.prepare('DELETE FROM attempts WHERE key = ?'),
     attemptSweep: db.prepare('DELETE FROM attempts WHERE expires_at <= ?'),
+    totpGet: db.prepare('SELECT secret_ciphertext, confirmed, created_at FROM totp WHERE user_id = ?'),
+    totpPut: db.prepare(`INSERT INTO totp (user_id, secret_ciphertext, confirmed, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (user_id) DO UPDATE SET secret_ciphertext = excluded.secret_ciphertext, confirmed = excluded.confirmed, created_at = excluded.created_at`),
+    totpDelete: db.prepare('DELETE FROM totp WHERE user_id = ?'),
+    stepsDelete: db.prepare('DELETE FROM totp_steps WHERE user_id = ?'),
+    stepLater: db.prepare('SELECT 1 FROM totp_steps WHERE user_id = ? AND step > ?'),
+    stepInsert: db.prepare('INSERT OR IGNORE INTO totp_steps (user_id, step, expires_at) VALUES (?, ?, ?)'),
+    stepSweep: db.prepare('DELETE FROM totp_steps WHERE expires_at <= ?'),
+    codesDelete: db.prepare('DELETE FROM recovery_codes WHERE user_id = ?'),
+    codeInsert: db.prepare('INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)'),
+    codeUse: db.prepare('DELETE FROM recovery_codes WHERE user_id = ? AND code_hash = ?'),
+    codeCount: db.prepare('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ?'),
     userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, theme, created_at, updated_at)
       VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @theme, @createdAt, @updatedAt)`),
     userUpdateProfile: db.prepare(`UPDATE users SET name = CASE WHEN @setName THEN @name ELSE name END,
@@ -211,10 +223,35 @@ export async function openSqliteStore(url: string): Promise<Store> {
         s.attemptClear.run(key);
       },
     },
+    secondFactors: {
+      async getTotp(userId) {
+        const row = s.totpGet.get(userId) as { secret_ciphertext: string; confirmed: number; created_at: number } | undefined;
+        return row && { secretCiphertext: row.secret_ciphertext, confirmed: row.confirmed === 1, createdAt: row.created_at };
+      },
+      async putTotp(userId, totp) {
+        s.totpPut.run(userId, totp.secretCiphertext, +totp.confirmed, totp.createdAt);
+      },
+      deleteAll: async (userId) =>
+        db.transaction(() => {
+          s.totpDelete.run(userId);
+          s.stepsDelete.run(userId);
+          s.codesDelete.run(userId);
+        })(),
+      claimTotpStep: async (userId, step, expiresAt) =>
+        db.transaction(() => !s.stepLater.get(userId, step) && s.stepInsert.run(userId, step, expiresAt).changes === 1)(),
+      replaceRecoveryCodes: async (userId, hashes) =>
+        db.transaction(() => {
+          s.codesDelete.run(userId);
+          for (const hash of hashes) s.codeInsert.run(userId, hash);
+        })(),
+      useRecoveryCode: async (userId, hash) => s.codeUse.run(userId, hash).changes === 1,
+      countRecoveryCodes: async (userId) => (s.codeCount.get(userId) as { n: number }).n,
+    },
     async ping() {
       db.prepare('SELECT 1').get();
     },
-    sweepExpired: async (at = now()) => s.oidcSweep.run(at).changes + s.tokenSweep.run(at).changes + s.attemptSweep.run(at).changes,
+    sweepExpired: async (at = now()) =>
+      s.oidcSweep.run(at).changes + s.tokenSweep.run(at).changes + s.attemptSweep.run(at).changes + s.stepSweep.run(at).changes,
     async close() {
       if (db.open) db.close();
     },

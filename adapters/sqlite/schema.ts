@@ -88,6 +88,25 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX attempts_key ON attempts (key, at);
   CREATE INDEX attempts_expires ON attempts (expires_at);
   `,
+  `
+  CREATE TABLE totp (
+    user_id TEXT PRIMARY KEY,
+    secret_ciphertext TEXT NOT NULL,
+    confirmed INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE totp_steps (
+    user_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, step)
+  );
+  CREATE TABLE recovery_codes (
+    user_id TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    PRIMARY KEY (user_id, code_hash)
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

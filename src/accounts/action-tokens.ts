@@ -9,6 +9,8 @@ export const ACTION_TOKEN_TTL_SECONDS: Record<ActionPurpose, number> = {
   'verify-email': 24 * 3600,
   'reset-password': 3600,
   'magic-link': 15 * 60,
+  // Not mailed: marks "password passed, second factor pending" for one sign-in.
+  'second-factor': 10 * 60,
 };
 
 /** What a person sees for a used, expired or unknown link. */

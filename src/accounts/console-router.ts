@@ -8,17 +8,26 @@ import type { Csrf } from '../security/csrf.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID } from './account-client.js';
 import { AVATAR_MAX_BYTES, AvatarError, avatarUrl, processAvatar } from './avatar.js';
 import { currentAccount, type SignedInAccount } from './account-session.js';
-import type { AccountDeps } from './deps.js';
+
 import { sendVerificationMail } from './email-verification.js';
 import { changePassword, deleteAccount, updateProfile } from './profile.js';
 import { listSessions, signOutOtherSessions, signOutSession } from './sessions.js';
+import {
+  confirmEnrolment,
+  disableSecondFactor,
+  hasSecondFactor,
+  pendingEnrolment,
+  regenerateRecoveryCodes,
+  startEnrolment,
+  type SecondFactorDeps,
+} from '../mfa/second-factor.js';
 
 /**
  * The signed-in account pages: profile and theme, password, sessions, deletion. Sign-in
  * goes through the ordinary hosted login as the first-party account client; these pages
  * then read oidc-provider's session cookie, so signing out anywhere signs out here too.
  */
-export function consoleRouter(deps: AccountDeps, live: LiveProvider, csrf: Csrf): Router {
+export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: Csrf): Router {
   const router = new Router({ prefix: '/account' });
 
   const render = (ctx: Context, account: SignedInAccount, page: string, title: string, locals: Record<string, unknown> = {}, status = 200) => {
@@ -145,6 +154,52 @@ export function consoleRouter(deps: AccountDeps, live: LiveProvider, csrf: Csrf)
     if (!(await signOutSession(deps.store, account.user.id, ctx.params.id!))) throw new HttpError(404, 'not_found', 'No such session.');
     ctx.status = 303;
     ctx.redirect('/account/sessions');
+  });
+
+  const twoFactorPage = async (ctx: Context, account: SignedInAccount, locals: Record<string, unknown> = {}, status = 200) => {
+    const enabled = await hasSecondFactor(deps.store, account.user.id);
+    await render(ctx, account, 'account-2fa', 'Two-factor authentication', {
+      enabled,
+      enrolment: enabled ? undefined : await pendingEnrolment(deps, account.user),
+      codesLeft: enabled ? await deps.store.secondFactors.countRecoveryCodes(account.user.id) : 0,
+      recoveryCodes: null,
+      error: null,
+      ...locals,
+    }, status);
+  };
+
+  router.get('/2fa', async (ctx) => {
+    const account = await requireAccount(ctx);
+    if (account) await twoFactorPage(ctx, account);
+  });
+  router.post('/2fa/start', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    await csrf.readForm(ctx);
+    if (await hasSecondFactor(deps.store, account.user.id)) throw new HttpError(409, 'conflict', 'Two-factor authentication is already on.');
+    await twoFactorPage(ctx, account, { enrolment: await startEnrolment(deps, account.user) });
+  });
+  router.post('/2fa/confirm', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    const form = await csrf.readForm(ctx);
+    const codes = await confirmEnrolment(deps, account.user, account.sessionId, form.code ?? '');
+    if (!codes) return twoFactorPage(ctx, account, { error: 'That code is not valid. Enter the current code from your app.' }, 400);
+    await twoFactorPage(ctx, account, { recoveryCodes: codes });
+  });
+  router.post('/2fa/recovery-codes', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    const form = await csrf.readForm(ctx);
+    const codes = await regenerateRecoveryCodes(deps, account.user, form.code ?? '');
+    if (!codes) return twoFactorPage(ctx, account, { error: 'That code is not valid.' }, 400);
+    await twoFactorPage(ctx, account, { recoveryCodes: codes });
+  });
+  router.post('/2fa/disable', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    const form = await csrf.readForm(ctx);
+    const proof = form.code ? { code: form.code } : { password: form.password ?? '' };
+    if (!(await disableSecondFactor(deps, account.user, account.sessionId, proof))) {
+      return twoFactorPage(ctx, account, { error: 'Enter a current code or your password to turn two-factor authentication off.' }, 400);
+    }
+    await twoFactorPage(ctx, account);
   });
 
   router.get('/delete', async (ctx) => {

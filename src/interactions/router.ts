@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import { LINK_GONE } from '../accounts/action-tokens.js';
 import type { AccountDeps } from '../accounts/deps.js';
@@ -8,10 +7,10 @@ import { peekMagicLink, redeemMagicLink, requestMagicLink } from '../accounts/ma
 import { authenticate } from '../accounts/users.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
+import { interactionSteps, type InteractionDetails } from './interaction-steps.js';
 import type { Csrf } from '../security/csrf.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 
-type Details = Awaited<ReturnType<LiveProvider['provider']['interactionDetails']>>;
 
 /** What each scope lets a tool do, in words a person can judge on the consent page. */
 const SCOPE_DESCRIPTIONS: Record<string, string> = {
@@ -35,26 +34,9 @@ export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: C
   const router = new Router({ prefix: '/interaction/:uid' });
   const { store } = deps;
 
-  async function load(ctx: Context, expectedPrompt?: string): Promise<Details> {
-    let details: Details;
-    try {
-      details = await live.provider.interactionDetails(ctx.req, ctx.res);
-    } catch {
-      throw new HttpError(400, 'invalid_request', 'This sign-in link has expired or was opened in another browser. Start again from the application.');
-    }
-    if (details.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'This sign-in link belongs to another browser session.');
-    if (expectedPrompt && details.prompt.name !== expectedPrompt) throw new HttpError(400, 'invalid_request', 'This step of the sign-in is not expected now.');
-    ctx.set('Cache-Control', 'no-store');
-    return details;
-  }
+  const { load, finish, afterFirstFactor } = interactionSteps(live, store);
 
-  async function finish(ctx: Context, result: InteractionResults, merge: boolean) {
-    const redirectTo = await live.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
-    ctx.status = 303;
-    ctx.redirect(redirectTo);
-  }
-
-  async function renderLogin(ctx: Context, details: Details, extra: { email?: string; error?: string } = {}) {
+  async function renderLogin(ctx: Context, details: InteractionDetails, extra: { email?: string; error?: string } = {}) {
     const client = await live.provider.Client.find(String(details.params.client_id));
     await ctx.render('layout', {
       page: 'login',
@@ -107,8 +89,9 @@ export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: C
       ctx.status = 401;
       return renderLogin(ctx, details, { email, error: INVALID_LOGIN });
     }
-    await throttle.recordSuccess(email);
-    await finish(ctx, { login: { accountId: user.id, amr: ['pwd'] } }, false);
+    // Failures clear only when the whole sign-in succeeds: a right password must not
+    // reset the count while second-factor codes are being guessed.
+    if ((await afterFirstFactor(ctx, details, user.id, 'pwd')) === 'signed-in') await throttle.recordSuccess(email);
   });
 
   // Sign-in by emailed link (15 minutes, single use, only in the browser that asked).
@@ -136,7 +119,7 @@ export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: C
     const user = await redeemMagicLink(deps, form.token ?? '', details.uid);
     if (!user) throw new HttpError(400, 'invalid_request', LINK_GONE);
     // RFC 8176 has no "email link" method; a one-time secret delivered out of band is "otp".
-    await finish(ctx, { login: { accountId: user.id, amr: ['otp'] } }, false);
+    await afterFirstFactor(ctx, details, user.id, 'otp');
   });
 
   router.post('/confirm', async (ctx) => {

@@ -14,12 +14,14 @@ const ENVELOPE_VERSION = 'v1';
 export class Secrets {
   readonly #encryptionKey: Buffer;
   readonly #csrfKey: Buffer;
+  readonly #hashKey: Buffer;
   /** Keys for oidc-provider's signed cookies; newest first (rotation prepends). */
   readonly cookieKeys: readonly string[];
 
   constructor(rootSecret: string) {
     this.#encryptionKey = derive(rootSecret, 'gatehouse/encryption-at-rest');
     this.#csrfKey = derive(rootSecret, 'gatehouse/csrf');
+    this.#hashKey = derive(rootSecret, 'gatehouse/keyed-hash');
     this.cookieKeys = Object.freeze([derive(rootSecret, 'gatehouse/cookies').toString('base64url')]);
   }
 
@@ -37,6 +39,14 @@ export class Secrets {
     const expected = Buffer.from(this.csrfToken(binding));
     const given = Buffer.from(submitted);
     return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /**
+   * A keyed hash (HMAC-SHA-256) for secrets we must recognise but never store: recovery
+   * codes, API keys. Without the root secret a leaked table cannot be brute-forced.
+   */
+  keyedHash(purpose: string, value: string): string {
+    return createHmac('sha256', this.#hashKey).update(`${purpose}\0${value}`).digest('base64url');
   }
 
   /** AES-256-GCM with a random nonce; `context` binds a ciphertext to the record it belongs to. */

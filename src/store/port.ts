@@ -79,7 +79,7 @@ export interface UserRepository {
   delete(id: string): Promise<boolean>;
 }
 
-export type ActionPurpose = 'verify-email' | 'reset-password' | 'magic-link';
+export type ActionPurpose = 'verify-email' | 'reset-password' | 'magic-link' | 'second-factor';
 
 /** A single-use token mailed to a person (verification, reset, magic link). */
 export interface ActionTokenRecord {
@@ -174,6 +174,33 @@ export interface AttemptRepository {
   clear(key: string): Promise<void>;
 }
 
+/** A person's TOTP authenticator; pending until a first valid code confirms it. */
+export interface TotpRecord {
+  /** The RFC 6238 secret, encrypted with a key derived from GATEHOUSE_SECRET. */
+  secretCiphertext: string;
+  confirmed: boolean;
+  createdAt: number;
+}
+
+export interface SecondFactorRepository {
+  getTotp(userId: string): Promise<TotpRecord | undefined>;
+  /** Creates or replaces the user's authenticator. */
+  putTotp(userId: string, totp: TotpRecord): Promise<void>;
+  /** Removes the authenticator, its used steps and the recovery codes. */
+  deleteAll(userId: string): Promise<void>;
+  /**
+   * Claims a TOTP time step for the user: false when that step, or a later one, was
+   * already used. The same step is refused atomically (a unique insert); `expiresAt`
+   * lets the record go once the step can no longer be presented.
+   */
+  claimTotpStep(userId: string, step: number, expiresAt: number): Promise<boolean>;
+  /** Replaces the user's recovery codes (keyed hashes): a new set voids the old one. */
+  replaceRecoveryCodes(userId: string, codeHashes: readonly string[]): Promise<void>;
+  /** Uses one recovery code: true only for the one caller that deletes it. */
+  useRecoveryCode(userId: string, codeHash: string): Promise<boolean>;
+  countRecoveryCodes(userId: string): Promise<number>;
+}
+
 export interface Store {
   readonly driver: string;
   readonly oidc: OidcRecords;
@@ -183,9 +210,10 @@ export interface Store {
   readonly actionTokens: ActionTokenRepository;
   readonly avatars: AvatarRepository;
   readonly attempts: AttemptRepository;
+  readonly secondFactors: SecondFactorRepository;
   /** Resolves when the database answers; rejects otherwise. Backs /readyz. */
   ping(): Promise<void>;
-  /** Deletes expired oidc records, action tokens and attempts; returns how many. */
+  /** Deletes expired oidc records, action tokens, attempts and used TOTP steps; returns how many. */
   sweepExpired(now?: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import sharp from 'sharp';
+import { Authenticator } from '../helpers/authenticator.js';
 import { backends } from '../helpers/backends.js';
+import type { BrowserContext, Page as PlaywrightPage } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { startRelyingParty, type RelyingParty } from '../helpers/browser-rp.js';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../helpers/gatehouse.js';
@@ -9,10 +11,22 @@ import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp-server.js'
 
 const ARTIFACTS = 'test-artifacts/screenshots';
 
+
+/** Opens the account pages in a new tab and signs in through the hosted login. */
+async function signInToAccount(context: BrowserContext, email: string): Promise<PlaywrightPage> {
+  const page = await context.newPage();
+  await page.goto(`${server.issuer}/account`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(TEST_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  return page;
+}
+
+let server: TestServer;
+
 describe('hosted pages in headless Chromium', function () {
   this.timeout(90_000);
   let smtp: TestSmtpServer;
-  let server: TestServer;
   let rp: RelyingParty;
 
   before(async () => {
@@ -95,15 +109,34 @@ describe('hosted pages in headless Chromium', function () {
     }
   });
 
+  it('enrols an authenticator from the QR page and shows the recovery codes once', async () => {
+    const user = await server.createUser('twofactor@example.com');
+    const browser = await launchBrowser();
+    try {
+      const page = await signInToAccount(browser.context, user.email);
+      await page.getByRole('link', { name: 'Two-factor' }).click();
+      await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+      await page.locator('.qr svg').waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}/two-factor-qr.png`, fullPage: true });
+
+      const app = new Authenticator((await page.locator('#totp-secret').textContent())!);
+      await page.getByLabel('Code from the app').fill(app.code());
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+      assert.equal(await page.locator('.codes li').count(), 10);
+      await page.screenshot({ path: `${ARTIFACTS}/two-factor-recovery-codes.png`, fullPage: true });
+      await page.reload();
+      assert.equal(await page.locator('.codes li').count(), 0, 'shown only once');
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('manages the account: name and dark theme, sessions, then deletes it', async () => {
     const user = await server.createUser('console@example.com');
     const browser = await launchBrowser();
     try {
-      const page = await browser.context.newPage();
-      await page.goto(`${server.issuer}/account`);
-      await page.getByLabel('Email').fill(user.email);
-      await page.getByLabel('Password').fill(TEST_PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      const page = await signInToAccount(browser.context, user.email);
       await page.getByRole('heading', { name: 'Your account' }).waitFor();
 
       await page.getByLabel('Display name').fill('Console Person');

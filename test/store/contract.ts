@@ -308,6 +308,51 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
       });
     });
 
+    describe('second factors', () => {
+      const totp = { secretCiphertext: 'v1.secret', confirmed: false, createdAt: 1000 };
+
+      it('stores, replaces and deletes an authenticator with its codes', async () => {
+        assert.equal(await store.secondFactors.getTotp('u1'), undefined);
+        await store.secondFactors.putTotp('u1', totp);
+        assert.deepEqual(await store.secondFactors.getTotp('u1'), totp);
+        await store.secondFactors.putTotp('u1', { ...totp, confirmed: true });
+        assert.equal((await store.secondFactors.getTotp('u1'))?.confirmed, true);
+        await store.secondFactors.replaceRecoveryCodes('u1', ['h1', 'h2']);
+        await store.secondFactors.claimTotpStep('u1', 100, Date.now() + 60_000);
+        await store.secondFactors.deleteAll('u1');
+        assert.equal(await store.secondFactors.getTotp('u1'), undefined);
+        assert.equal(await store.secondFactors.countRecoveryCodes('u1'), 0);
+        assert.equal(await store.secondFactors.claimTotpStep('u1', 100, Date.now() + 60_000), true, 'used steps go too');
+      });
+
+      it('claims a step once, refuses older steps after a newer one, per user', async () => {
+        const later = Date.now() + 60_000;
+        assert.equal(await store.secondFactors.claimTotpStep('u1', 100, later), true);
+        assert.equal(await store.secondFactors.claimTotpStep('u1', 100, later), false);
+        assert.equal(await store.secondFactors.claimTotpStep('u1', 99, later), false, 'an older step after a newer one');
+        assert.equal(await store.secondFactors.claimTotpStep('u1', 101, later), true);
+        assert.equal(await store.secondFactors.claimTotpStep('u2', 100, later), true);
+      });
+
+      it('of 20 parallel claims of one step exactly one wins', async () => {
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.secondFactors.claimTotpStep('race', 555, Date.now() + 60_000)));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('uses each recovery code once; a new set voids the old one', async () => {
+        await store.secondFactors.replaceRecoveryCodes('u1', ['a', 'b', 'c']);
+        assert.equal(await store.secondFactors.countRecoveryCodes('u1'), 3);
+        assert.equal(await store.secondFactors.useRecoveryCode('u1', 'b'), true);
+        assert.equal(await store.secondFactors.useRecoveryCode('u1', 'b'), false);
+        assert.equal(await store.secondFactors.useRecoveryCode('u2', 'a'), false, 'codes belong to their user');
+        await store.secondFactors.replaceRecoveryCodes('u1', ['d']);
+        assert.equal(await store.secondFactors.useRecoveryCode('u1', 'a'), false);
+        assert.equal(await store.secondFactors.countRecoveryCodes('u1'), 1);
+        const parallel = await Promise.all(Array.from({ length: 10 }, () => store.secondFactors.useRecoveryCode('u1', 'd')));
+        assert.equal(parallel.filter(Boolean).length, 1);
+      });
+    });
+
     describe('attempts', () => {
       it('counts attempts per key since a time, forgets a key, and sweeps expired ones', async () => {
         const now = Date.now();
