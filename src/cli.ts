@@ -15,7 +15,7 @@ const USAGE = `usage: gatehouse <command>
   serve                                       run the server (what npm start runs)
   users create --email E --password P [--name N] [--admin]
   clients create --name N [--id ID] [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
-                 [--grant-type T]... [--public] [--native] [--scope S]
+                 [--grant-type T]... [--public] [--native] [--scope S] [--require-mfa]
   signing-keys list
   signing-keys rotate
 Reads the same environment as the server; prints JSON on stdout.`;
@@ -43,6 +43,7 @@ const commands: Record<string, Command> = {
         public: { type: 'boolean' },
         native: { type: 'boolean' },
         scope: { type: 'string' },
+        'require-mfa': { type: 'boolean' },
       },
     });
     if (!values.name) throw new UsageError('clients create needs --name');
@@ -55,6 +56,7 @@ const commands: Record<string, Command> = {
       public: values.public ?? false,
       application_type: values.native ? 'native' : 'web',
       scope: values.scope,
+      require_mfa: values['require-mfa'] ?? false,
     });
   },
   'signing-keys list': async (_args, { store, secrets }) => {

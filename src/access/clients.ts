@@ -39,6 +39,8 @@ export const clientInputSchema = z
     /** OIDC Back-Channel Logout: where the tool is told, server to server, that a session ended. */
     backchannel_logout_uri: registeredUri.optional(),
     backchannel_logout_session_required: z.boolean().default(true),
+    /** Every sign-in to this tool must use a second factor (people without one enrol first). */
+    require_mfa: z.boolean().default(false),
     /** Only for clients seeded from CLIENTS_FILE, where the team manages the secret. */
     client_secret: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   })
@@ -77,6 +79,7 @@ export async function registerClient(store: Store, secrets: Secrets, input: Clie
     grant_types: c.grant_types,
     response_types: c.grant_types.includes('authorization_code') ? ['code'] : [],
     token_endpoint_auth_method: c.public ? 'none' : 'client_secret_basic',
+    require_mfa: c.require_mfa,
     ...(c.scope ? { scope: c.scope } : {}),
     ...(c.id_token_signed_response_alg ? { id_token_signed_response_alg: c.id_token_signed_response_alg } : {}),
     ...(c.backchannel_logout_uri

@@ -4,6 +4,7 @@ import { ACTION_TOKEN_TTL_SECONDS, hashActionToken } from '../accounts/action-to
 import { HttpError } from '../http/errors.js';
 import { hasSecondFactor } from '../mfa/second-factor.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
+import { MFA_REQUIRED } from '../oidc/mfa-policy.js';
 import type { Store } from '../store/port.js';
 
 export type InteractionDetails = Awaited<ReturnType<LiveProvider['provider']['interactionDetails']>>;
@@ -13,6 +14,19 @@ export type FirstFactor = 'pwd' | 'otp';
 
 /** Where "first factor passed, second pending" is kept for one interaction. */
 export const secondFactorPendingHash = (uid: string) => hashActionToken(`second-factor:${uid}`);
+
+/** Records (or replaces) the pending second-factor state of one interaction. */
+export async function markSecondFactorPending(store: Store, uid: string, userId: string, data: Record<string, string>): Promise<void> {
+  const now = Date.now();
+  await store.actionTokens.issue({
+    tokenHash: secondFactorPendingHash(uid),
+    purpose: 'second-factor',
+    userId,
+    data,
+    createdAt: now,
+    expiresAt: now + ACTION_TOKEN_TTL_SECONDS['second-factor'] * 1000,
+  });
+}
 
 /**
  * The two moves every hosted sign-in step makes: load this browser's interaction (bound
@@ -45,21 +59,15 @@ export function interactionSteps(live: LiveProvider, store: Store) {
    * signed in.
    */
   async function afterFirstFactor(ctx: Context, details: InteractionDetails, userId: string, method: FirstFactor): Promise<'signed-in' | 'second-factor'> {
-    if (!(await hasSecondFactor(store, userId))) {
+    const enrolled = await hasSecondFactor(store, userId);
+    if (!enrolled && !details.prompt.reasons.includes(MFA_REQUIRED)) {
       await finish(ctx, { login: { accountId: userId, amr: [method] } }, false);
       return 'signed-in';
     }
-    const now = Date.now();
-    await store.actionTokens.issue({
-      tokenHash: secondFactorPendingHash(details.uid),
-      purpose: 'second-factor',
-      userId,
-      data: { method },
-      createdAt: now,
-      expiresAt: now + ACTION_TOKEN_TTL_SECONDS['second-factor'] * 1000,
-    });
+    await markSecondFactorPending(store, details.uid, userId, { method });
     ctx.status = 303;
-    ctx.redirect(`/interaction/${details.uid}/second-factor`);
+    // The tool requires a second factor this person does not have yet: enrol first.
+    ctx.redirect(`/interaction/${details.uid}/second-factor${enrolled ? '' : '/enrol'}`);
     return 'second-factor';
   }
 

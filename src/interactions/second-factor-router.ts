@@ -1,10 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { verifySecondFactor, type SecondFactorDeps } from '../mfa/second-factor.js';
+import { confirmEnrolment, hasSecondFactor, pendingEnrolment, startEnrolment, verifySecondFactor, type SecondFactorDeps } from '../mfa/second-factor.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
+import { MFA_ACR } from '../oidc/mfa-policy.js';
 import type { Csrf } from '../security/csrf.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
-import { interactionSteps, secondFactorPendingHash, type FirstFactor } from './interaction-steps.js';
+import { interactionSteps, markSecondFactorPending, secondFactorPendingHash, type FirstFactor } from './interaction-steps.js';
 
 const INVALID_CODE = 'That code is not valid. Use the current code from your app, or an unused recovery code.';
 const TOO_MANY = 'Too many failed sign-ins. Try again later, or reset your password.';
@@ -25,8 +26,42 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
   const pendingUser = async (uid: string) => {
     const pending = await deps.store.actionTokens.find(secondFactorPendingHash(uid), 'second-factor');
     const user = pending && (await deps.store.users.findById(pending.userId));
-    return user && pending ? { user, method: pending.data.method as FirstFactor } : undefined;
+    return user && pending ? { user, method: pending.data.method as FirstFactor, enrolled: pending.data.enrolled === 'yes' } : undefined;
   };
+  const signIn = (ctx: Context, userId: string, method: FirstFactor) =>
+    finish(ctx, { login: { accountId: userId, amr: [...new Set([method, 'otp', 'mfa'])], acr: MFA_ACR } }, false);
+
+  // Enrolment inside a sign-in, for a tool that requires a second factor this person lacks.
+  router.get('/enrol', async (ctx) => {
+    const details = await load(ctx, 'login');
+    const pending = await pendingUser(details.uid);
+    if (!pending) return ctx.redirect(`/interaction/${details.uid}`);
+    if (await hasSecondFactor(deps.store, pending.user.id)) return ctx.redirect(`/interaction/${details.uid}/second-factor`);
+    const enrolment = (await pendingEnrolment(deps, pending.user)) ?? (await startEnrolment(deps, pending.user));
+    const client = await live.provider.Client.find(String(details.params.client_id));
+    await ctx.render('layout', { page: 'second-factor-enrol', title: 'Set up two-factor authentication', uid: details.uid, enrolment, clientName: client?.clientName ?? 'This application', error: ctx.query.error ? 'That code is not valid. Enter the current code from your app.' : null, csrf: csrf.token(ctx) });
+  });
+  router.post('/enrol', async (ctx) => {
+    const details = await load(ctx, 'login');
+    const form = await csrf.readForm(ctx);
+    const pending = await pendingUser(details.uid);
+    if (!pending) return ctx.redirect(`/interaction/${details.uid}`);
+    const recoveryCodes = await confirmEnrolment(deps, pending.user, undefined, form.code ?? '');
+    if (!recoveryCodes) return ctx.redirect(`/interaction/${details.uid}/second-factor/enrol?error=1`);
+    // The first code proved the second factor; the sign-in completes after the codes are seen.
+    await markSecondFactorPending(deps.store, details.uid, pending.user.id, { method: pending.method, enrolled: 'yes' });
+    ctx.set('Cache-Control', 'no-store');
+    await ctx.render('layout', { page: 'second-factor-codes', title: 'Recovery codes', uid: details.uid, recoveryCodes, csrf: csrf.token(ctx) });
+  });
+  router.post('/continue', async (ctx) => {
+    const details = await load(ctx, 'login');
+    await csrf.readForm(ctx);
+    const pending = await pendingUser(details.uid);
+    if (!pending?.enrolled || !(await deps.store.actionTokens.redeem(secondFactorPendingHash(details.uid), 'second-factor'))) {
+      return ctx.redirect(`/interaction/${details.uid}`);
+    }
+    await signIn(ctx, pending.user.id, pending.method);
+  });
 
   router.get('/', async (ctx) => {
     const details = await load(ctx, 'login');
@@ -51,8 +86,7 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
     // Used once: a second tab cannot finish the same pending sign-in again.
     if (!(await deps.store.actionTokens.redeem(secondFactorPendingHash(details.uid), 'second-factor'))) return ctx.redirect(`/interaction/${details.uid}`);
     await throttle.recordSuccess(pending.user.email);
-    const amr = [...new Set([pending.method, 'otp', 'mfa'])];
-    await finish(ctx, { login: { accountId: pending.user.id, amr, acr: 'urn:gatehouse:mfa' } }, false);
+    await signIn(ctx, pending.user.id, pending.method);
   });
 
   return router;

@@ -75,7 +75,7 @@ async function issueRecoveryCodes(deps: SecondFactorDeps, userId: string): Promi
  * Confirms enrolment with a first valid code; returns the recovery codes, shown only
  * now. Turning 2FA on ends every other session and token: they were made without it.
  */
-export async function confirmEnrolment(deps: SecondFactorDeps, user: UserRecord, keepSessionId: string, code: string): Promise<string[] | undefined> {
+export async function confirmEnrolment(deps: SecondFactorDeps, user: UserRecord, keepSessionId: string | undefined, code: string): Promise<string[] | undefined> {
   const pending = await secretOf(deps, user.id);
   if (!pending || pending.confirmed || !(await acceptTotp(deps, user.id, pending.secret, code))) return undefined;
   const totp = (await deps.store.secondFactors.getTotp(user.id))!;

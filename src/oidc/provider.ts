@@ -6,6 +6,7 @@ import { ACCOUNT_CLIENT_ID } from '../accounts/account-client.js';
 import { ACCOUNT_SCOPE } from '../api/bearer.js';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.js';
 import { createAdapterClass } from './adapter.js';
+import { interactionPolicyWithMfa, MFA_ACR } from './mfa-policy.js';
 import type { JWK } from 'jose';
 
 const epochSeconds = () => Math.floor(Date.now() / 1000);
@@ -72,7 +73,15 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
       // Rotation must not extend a refresh token's life: each successor gets what is left.
       RefreshToken: (_ctx, token) => Math.max(1, config.ttl.refreshToken - (token.iiat ? epochSeconds() - token.iiat : 0)),
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithMfa() },
+    acrValues: [MFA_ACR],
+    // Our own client setting: a tool that must only ever see two-factor sign-ins.
+    extraClientMetadata: {
+      properties: ['require_mfa'],
+      validator(_ctx, key, value) {
+        if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('require_mfa must be a boolean');
+      },
+    },
     // The library's default, plus one rule: Gatehouse's own account pages are first-party
     // and never ask the person to consent to themselves.
     async loadExistingGrant(ctx) {
