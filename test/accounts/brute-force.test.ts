@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import * as oidc from 'openid-client';
 import type { Backend } from '../helpers/backends.js';
 import { backends } from '../helpers/backends.js';
 import { TEST_PASSWORD } from '../helpers/gatehouse.js';
 import { mailingFixture, type MailingFixture } from '../helpers/mailing-fixture.js';
+import { pkceAuthorizationUrl } from '../helpers/relying-party.js';
 import { UserAgent, type Page } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
@@ -12,12 +12,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One attempt on the hosted sign-in page, in a fresh browser. */
 async function attempt(fx: MailingFixture, email: string, password: string, headers: Record<string, string> = {}): Promise<Page> {
   const agent = new UserAgent(undefined, headers);
-  const url = oidc.buildAuthorizationUrl(fx.config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
+  const { url } = await pkceAuthorizationUrl(fx.config, { redirect_uri: REDIRECT });
   const page = await agent.open(url.toString(), REDIRECT);
   return agent.submit(page, '/login', { email, password }, REDIRECT);
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { backends } from '../helpers/backends.js';
 import { mailingFixture } from '../helpers/mailing-fixture.js';
+import { pkceAuthorizationUrl } from '../helpers/relying-party.js';
 import { UserAgent, type Page } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
@@ -14,14 +15,7 @@ for (const backend of backends) {
     /** Starts a code + PKCE request in a fresh browser and asks for a link for `email` from the sign-in page. */
     async function askForLink(email: string) {
       const agent = new UserAgent();
-      const verifier = oidc.randomPKCECodeVerifier();
-      const url = oidc.buildAuthorizationUrl(fx.config, {
-        redirect_uri: REDIRECT,
-        scope: 'openid email',
-        state: 'magic',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-      });
+      const { url, verifier } = await pkceAuthorizationUrl(fx.config, { redirect_uri: REDIRECT, scope: 'openid email', state: 'magic' });
       const loginPage = await agent.open(url.toString(), REDIRECT);
       const uid = /\/interaction\/([^/"]+)\/magic-link/.exec(loginPage.html)![1]!;
       const requestPage = await agent.open(`${fx.server.issuer}/interaction/${uid}/magic-link`);

@@ -9,6 +9,28 @@ export function discover(issuer: string, client: RegisteredClient): Promise<oidc
   return oidc.discovery(new URL(issuer), client.client_id, undefined, auth, { execute: [oidc.allowInsecureRequests] });
 }
 
+/** A code + PKCE (S256) authorization URL, and the verifier its token request will need. */
+export async function pkceAuthorizationUrl(config: oidc.Configuration, params: Record<string, string>): Promise<{ url: URL; verifier: string }> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(config, {
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...params,
+  });
+  return { url, verifier };
+}
+
+/**
+ * A silent (`prompt=none`) authorization in `agent`: 'ok' when the tool got a code from
+ * the session, else the error it got back (e.g. login_required).
+ */
+export async function silentAuthorization(config: oidc.Configuration, agent: UserAgent, redirectUri: string): Promise<string> {
+  const { url } = await pkceAuthorizationUrl(config, { redirect_uri: redirectUri, prompt: 'none' });
+  const answer = new URL((await agent.open(url.toString(), redirectUri)).url).searchParams;
+  return answer.get('error') ?? (answer.has('code') ? 'ok' : 'no answer');
+}
+
 export interface LoginOptions {
   redirectUri: string;
   email: string;

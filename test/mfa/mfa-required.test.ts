@@ -4,7 +4,7 @@ import { Authenticator } from '../helpers/authenticator.js';
 import { backends } from '../helpers/backends.js';
 import { TEST_PASSWORD } from '../helpers/gatehouse.js';
 import { mailingFixture } from '../helpers/mailing-fixture.js';
-import { discover, login } from '../helpers/relying-party.js';
+import { discover, login, pkceAuthorizationUrl } from '../helpers/relying-party.js';
 import { UserAgent } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
@@ -15,15 +15,7 @@ for (const backend of backends) {
     const fx = mailingFixture(backend, REDIRECT);
 
     async function start(config: oidc.Configuration, agent: UserAgent, extra: Record<string, string> = {}) {
-      const verifier = oidc.randomPKCECodeVerifier();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT,
-        scope: 'openid',
-        state: 's',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        ...extra,
-      });
+      const { url, verifier } = await pkceAuthorizationUrl(config, { redirect_uri: REDIRECT, state: 's', ...extra });
       return { verifier, page: await agent.open(url.toString(), REDIRECT) };
     }
     const finish = async (config: oidc.Configuration, agent: UserAgent, page: Awaited<ReturnType<UserAgent['open']>>, verifier: string) => {

@@ -6,14 +6,18 @@ import { Authenticator } from '../helpers/authenticator.js';
 import { backends } from '../helpers/backends.js';
 import { TEST_PASSWORD } from '../helpers/gatehouse.js';
 import { mailingFixture, type MailingFixture } from '../helpers/mailing-fixture.js';
+import { pkceAuthorizationUrl } from '../helpers/relying-party.js';
 import { UserAgent, type Page } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
 
-/** An authenticator app's code for the current step, or a neighbouring one. */
-const codeAt = (secret: Buffer, offset = 0) => hotp(secret, totpStep(Date.now()) + offset);
 
-async function enrol(fx: MailingFixture, user: UserRecord): Promise<{ agent: UserAgent; secret: Buffer; recoveryCodes: string[]; page: Page }> {
+/**
+ * Enrols through the account pages. `step` is the time step the confirming code used;
+ * tests derive later codes from it, not from the clock, so a step boundary passing
+ * mid-test cannot change which code they mean.
+ */
+async function enrol(fx: MailingFixture, user: UserRecord): Promise<{ agent: UserAgent; secret: Buffer; step: number; recoveryCodes: string[]; page: Page }> {
   const agent = new UserAgent();
   const loginPage = await agent.open(`${fx.server.issuer}/account`);
   await agent.submit(loginPage, '/login', { email: user.email, password: TEST_PASSWORD });
@@ -25,26 +29,20 @@ async function enrol(fx: MailingFixture, user: UserRecord): Promise<{ agent: Use
   assert.equal(new URL(uri).searchParams.get('secret'), /id="totp-secret">([A-Z2-7]+)</.exec(qrPage.html)![1]);
   assert.ok(secret.length >= 20, 'a 160-bit secret');
 
-  const wrong = await agent.submit(qrPage, '/account/2fa/confirm', { code: '000000' === codeAt(secret) ? '111111' : '000000' });
+  const step = totpStep(Date.now());
+  const wrong = await agent.submit(qrPage, '/account/2fa/confirm', { code: hotp(secret, step) === '000000' ? '111111' : '000000' });
   assert.equal(wrong.status, 400);
-  const page = await agent.submit(qrPage, '/account/2fa/confirm', { code: codeAt(secret) });
+  const page = await agent.submit(qrPage, '/account/2fa/confirm', { code: hotp(secret, step) });
   const recoveryCodes = [...page.html.matchAll(/<li><code>([a-z2-7]{5}-[a-z2-7]{5})<\/code><\/li>/g)].map((m) => m[1]!);
   assert.equal(recoveryCodes.length, 10);
   assert.match(page.html, /Two-factor authentication is <strong>on<\/strong>/);
-  return { agent, secret, recoveryCodes, page };
+  return { agent, secret, step, recoveryCodes, page };
 }
 
 /** Password sign-in at the tool up to the second-factor page, then one code. */
 async function signInWithCode(fx: MailingFixture, user: UserRecord, code: string) {
   const agent = new UserAgent();
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(fx.config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    state: 's',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  });
+  const { url, verifier } = await pkceAuthorizationUrl(fx.config, { redirect_uri: REDIRECT, state: 's' });
   const loginPage = await agent.open(url.toString(), REDIRECT);
   const challenge = await agent.submit(loginPage, '/login', { email: user.email, password: TEST_PASSWORD }, REDIRECT);
   assert.match(challenge.html, /Two-factor authentication/, 'the password alone does not sign in');
@@ -62,21 +60,21 @@ for (const backend of backends) {
 
     it('enrols with a QR code, then sign-in needs a code; a used or older code is refused', async () => {
       const user = await fx.server.createUser();
-      const { secret } = await enrol(fx, user);
+      const { secret, step } = await enrol(fx, user);
       const stored = (await fx.server.store.secondFactors.getTotp(user.id))!;
       assert.ok(!stored.secretCiphertext.includes(secret.toString('base64url')), 'the secret is encrypted at rest');
 
       // The enrolment used the current step: replaying it is refused.
-      const replay = await signInWithCode(fx, user, codeAt(secret));
+      const replay = await signInWithCode(fx, user, hotp(secret, step));
       assert.equal(replay.ok, false);
       assert.match(replay.page.html, /That code is not valid/);
 
-      const next = await signInWithCode(fx, user, codeAt(secret, 1));
+      const next = await signInWithCode(fx, user, hotp(secret, step + 1));
       assert.ok(next.ok);
       assert.deepEqual(next.tokens.claims()!.amr, ['pwd', 'otp', 'mfa']);
       assert.equal(next.tokens.claims()!.acr, 'urn:gatehouse:mfa');
-      assert.equal((await signInWithCode(fx, user, codeAt(secret, 1))).ok, false, 'the same code twice');
-      assert.equal((await signInWithCode(fx, user, codeAt(secret, 0))).ok, false, 'an older step after a newer one');
+      assert.equal((await signInWithCode(fx, user, hotp(secret, step + 1))).ok, false, 'the same code twice');
+      assert.equal((await signInWithCode(fx, user, hotp(secret, step))).ok, false, 'an older step after a newer one');
     });
 
     it('a recovery code works once', async () => {
@@ -123,17 +121,12 @@ for (const backend of backends) {
 
     it('code guessing counts toward the sign-in lock', async () => {
       const user = await fx.server.createUser();
-      const { secret } = await enrol(fx, user);
-      const wrong = codeAt(secret, 1) === '123456' ? '654321' : '123456';
+      const { secret, step } = await enrol(fx, user);
+      const wrong = [step, step + 1, step + 2].some((s) => hotp(secret, s) === '123456') ? '654321' : '123456';
       for (let i = 0; i < 5; i++) assert.equal((await signInWithCode(fx, user, wrong)).ok, false);
       // The next attempt is refused at the password step, right password or not.
       const agent = new UserAgent();
-      const url = oidc.buildAuthorizationUrl(fx.config, {
-        redirect_uri: REDIRECT,
-        scope: 'openid',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
+      const { url } = await pkceAuthorizationUrl(fx.config, { redirect_uri: REDIRECT });
       const locked = await agent.submit(await agent.open(url.toString(), REDIRECT), '/login', { email: user.email, password: TEST_PASSWORD }, REDIRECT);
       assert.equal(locked.status, 429);
       assert.match(locked.html, /Too many failed sign-ins/);

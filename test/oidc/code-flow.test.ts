@@ -5,7 +5,7 @@ import type { RegisteredClient } from '../../src/access/clients.js';
 import type { UserRecord } from '../../src/store/port.js';
 import { backends } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/gatehouse.js';
-import { discover, login } from '../helpers/relying-party.js';
+import { discover, login, silentAuthorization } from '../helpers/relying-party.js';
 
 const REDIRECT = 'https://app.example.test/callback';
 const POST_LOGOUT = 'https://app.example.test/bye';
@@ -74,15 +74,7 @@ for (const backend of backends) {
       const done = await agent.submit(confirm, '/session/end/confirm', { logout: 'yes' }, POST_LOGOUT);
       assert.equal(done.url, `${POST_LOGOUT}?state=bye`);
       // Signed out: a silent login now needs the person again.
-      const silent = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT,
-        scope: 'openid',
-        prompt: 'none',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      const answer = await agent.open(silent.toString(), REDIRECT);
-      assert.equal(new URL(answer.url).searchParams.get('error'), 'login_required');
+      assert.equal(await silentAuthorization(config, agent, REDIRECT), 'login_required');
     });
 
     it('refuses a replayed authorization code and revokes the tokens issued from it', async () => {

@@ -3,25 +3,12 @@ import * as oidc from 'openid-client';
 import { backends } from '../helpers/backends.js';
 import { freePort } from '../helpers/free-port.js';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../helpers/gatehouse.js';
-import { discover, login } from '../helpers/relying-party.js';
+import { discover, login, silentAuthorization } from '../helpers/relying-party.js';
 import { UserAgent } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
 
 const sessionCookie = (agent: UserAgent) => [...agent.cookies].find(([k]) => k.endsWith('|gatehouse.session'))?.[1];
-
-async function silentLogin(config: oidc.Configuration, agent: UserAgent): Promise<string | null> {
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    prompt: 'none',
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const answer = await agent.open(url.toString(), REDIRECT);
-  const params = new URL(answer.url).searchParams;
-  return params.get('error') ?? (params.has('code') ? 'ok' : null);
-}
 
 describe('session cookies', function () {
   this.timeout(60_000);
@@ -46,7 +33,7 @@ describe('session cookies', function () {
     const replay = new UserAgent();
     const host = new URL(server.issuer).hostname;
     replay.cookies.set(`${host}|gatehouse.session`, first);
-    assert.equal(await silentLogin(config, replay), 'login_required');
+    assert.equal(await silentAuthorization(config, replay, REDIRECT), 'login_required');
   });
 
   it('a session cookie replayed after logout signs nobody in', async () => {
@@ -57,7 +44,7 @@ describe('session cookies', function () {
 
     const replay = new UserAgent();
     for (const [k, v] of stolen) replay.cookies.set(k, v);
-    assert.equal(await silentLogin(config, replay), 'login_required');
+    assert.equal(await silentAuthorization(config, replay, REDIRECT), 'login_required');
   });
 
   it('return parameters become same-origin interaction paths or nothing', async () => {

@@ -9,7 +9,7 @@ import { backends } from '../helpers/backends.js';
 import { freePort } from '../helpers/free-port.js';
 import { TEST_SECRET, testEnv } from '../helpers/gatehouse.js';
 import { runCli, spawnServer, type ServerProcess } from '../helpers/processes.js';
-import { login } from '../helpers/relying-party.js';
+import { login, silentAuthorization } from '../helpers/relying-party.js';
 import { UserAgent, type Page } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
@@ -95,15 +95,7 @@ for (const backend of backends) {
       const signedOut = await agent.submit(on(a, confirm), '/session/end/confirm', { logout: 'yes' });
       assert.match(signedOut.html, /Signed out/);
 
-      const silent = oidc.buildAuthorizationUrl(onB, {
-        redirect_uri: REDIRECT,
-        scope: 'openid',
-        prompt: 'none',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      const answer = await agent.open(silent.toString(), REDIRECT);
-      assert.equal(new URL(answer.url).searchParams.get('error'), 'login_required');
+      assert.equal(await silentAuthorization(onB, agent, REDIRECT), 'login_required');
     });
 
     it('after `signing-keys rotate`, tokens signed before and after verify against JWKS on both', async () => {

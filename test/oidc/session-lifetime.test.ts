@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { backends } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/gatehouse.js';
-import { discover, login } from '../helpers/relying-party.js';
+import { discover, login, silentAuthorization } from '../helpers/relying-party.js';
 import type { UserAgent } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
@@ -22,17 +22,7 @@ describe('session lifetime', function () {
   after(() => server?.stop());
 
   /** A silent re-authentication at the tool: true while the session lives. */
-  async function stillSignedIn(agent: UserAgent): Promise<boolean> {
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      prompt: 'none',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const answer = await agent.open(url.toString(), REDIRECT);
-    return new URL(answer.url).searchParams.has('code');
-  }
+  const stillSignedIn = async (agent: UserAgent) => (await silentAuthorization(config, agent, REDIRECT)) === 'ok';
 
   it('ends a session left idle for SESSION_IDLE_TTL', async () => {
     const { agent } = await login(config, { redirectUri: REDIRECT, email });
