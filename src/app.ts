@@ -9,6 +9,8 @@ import { accountRouter } from './accounts/router.js';
 import type { Config } from './config.js';
 import { errorHandler } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
+import { federationRouter } from './federation/router.js';
+import { UpstreamClients } from './federation/upstream-clients.js';
 import { interactionRouter } from './interactions/router.js';
 import { secondFactorRouter } from './interactions/second-factor-router.js';
 import type { Logger } from './logger.js';
@@ -56,7 +58,8 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   const routers = [
     assetRouter(),
     healthRouter(store, lifecycle),
-    interactionRouter(live, accountDeps, csrf, throttle),
+    interactionRouter(live, accountDeps, csrf, throttle, config.upstreams),
+    federationRouter(live, accountDeps, csrf, new UpstreamClients(config.upstreams)),
     secondFactorRouter(live, accountDeps, csrf, throttle),
     accountRouter(accountDeps, csrf),
     consoleRouter(accountDeps, live, csrf),

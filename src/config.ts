@@ -40,6 +40,18 @@ export interface Config {
   readonly resources: readonly string[];
   readonly shutdownTimeout: number;
   readonly loginThrottle: { readonly perAccount: number; readonly perIp: number; readonly windowSeconds: number };
+  /** Configured upstream OpenID providers, in button order; empty when none is set. */
+  readonly upstreams: readonly UpstreamConfig[];
+}
+
+export interface UpstreamConfig {
+  /** Path segment and identity namespace: `google` or `oidc`. */
+  readonly id: string;
+  /** The button's text: "Continue with <label>". */
+  readonly label: string;
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +123,13 @@ const envSchema = z.object({
   LOGIN_MAX_FAILURES: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 50' }).default(50),
   LOGIN_LOCK_WINDOW: seconds(15 * 60, '900'),
+  GOOGLE_CLIENT_ID: z.string().min(1).optional(),
+  GOOGLE_CLIENT_SECRET: z.string().min(1).optional(),
+  GOOGLE_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://accounts.google.com' }).default('https://accounts.google.com'),
+  OIDC_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://sso.example.com' }).optional(),
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  OIDC_NAME: z.string().min(1).max(40).default('single sign-on'),
 });
 
 function isLoopbackHost(hostname: string): boolean {
@@ -145,6 +164,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither');
+  }
+  const upstreams: UpstreamConfig[] = [];
+  for (const [id, label, issuerUrl, clientId, clientSecret, names] of [
+    ['google', 'Google', e.GOOGLE_ISSUER, e.GOOGLE_CLIENT_ID, e.GOOGLE_CLIENT_SECRET, 'GOOGLE_CLIENT_ID/GOOGLE_CLIENT_SECRET'],
+    ['oidc', e.OIDC_NAME, e.OIDC_ISSUER, e.OIDC_CLIENT_ID, e.OIDC_CLIENT_SECRET, 'OIDC_ISSUER/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET'],
+  ] as const) {
+    const given = [issuerUrl !== undefined && id === 'oidc', clientId !== undefined, clientSecret !== undefined].filter(Boolean).length;
+    if (clientId && clientSecret && issuerUrl) upstreams.push(Object.freeze({ id, label, issuer: issuerUrl.replace(/\/$/, ''), clientId, clientSecret }));
+    else if (given > 0) problems.push(`${names}: set all of them or none`);
   }
   const resources = e.RESOURCES.split(',').map((r) => r.trim()).filter(Boolean);
   for (const r of resources) {
@@ -184,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultResource: e.DEFAULT_RESOURCE ?? `${issuer}/api`,
     resources: Object.freeze(resources),
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+    upstreams: Object.freeze(upstreams),
     loginThrottle: Object.freeze({ perAccount: e.LOGIN_MAX_FAILURES, perIp: e.LOGIN_MAX_FAILURES_PER_IP, windowSeconds: e.LOGIN_LOCK_WINDOW }),
   });
 }

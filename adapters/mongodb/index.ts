@@ -10,6 +10,8 @@ import {
   type AvatarRepository,
   type ClientRecord,
   type ClientRepository,
+  type IdentityRecord,
+  type IdentityRepository,
   type OidcPayload,
   type OidcRecords,
   type SecondFactorRepository,
@@ -25,6 +27,7 @@ import {
   defineModels,
   type ActionTokenDoc,
   type ClientDoc,
+  type IdentityDoc,
   type OidcDoc,
   type SigningKeyDoc,
   type UserDoc,
@@ -44,7 +47,7 @@ export async function openMongoStore(url: string): Promise<Store> {
     await conn.close().catch(() => {});
     throw toStoreError(err);
   }
-  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars, Attempts, Totp, TotpSteps, RecoveryCodes } = defineModels(conn);
+  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars, Attempts, Totp, TotpSteps, RecoveryCodes, Identities } = defineModels(conn);
 
   const now = () => Date.now();
   const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
@@ -272,6 +275,22 @@ export async function openMongoStore(url: string): Promise<Store> {
       },
       countRecoveryCodes: async (userId) => RecoveryCodes.countDocuments({ userId }),
     }),
+    // Inserts and deletes only, never updates: see schema.ts.
+    identities: guard<IdentityRepository>({
+      find: async (provider, subject) => toIdentity(await Identities.findOne({ provider, subject }).lean()),
+      listForUser: async (userId) => (await Identities.find({ userId }).sort({ createdAt: 1, provider: 1 }).lean()).map((doc) => toIdentity(doc)!),
+      async link(identity) {
+        const { provider, subject, userId, email, name, picture, createdAt } = identity;
+        await insertUnique(
+          Identities.insertOne({ provider, subject, userId, email, name, picture, createdAt }),
+          `identity ${provider}:${subject} is linked`,
+        );
+      },
+      unlink: async (userId, provider, subject) => (await Identities.deleteOne({ userId, provider, subject })).deletedCount === 1,
+      async deleteForUser(userId) {
+        await Identities.deleteMany({ userId });
+      },
+    }),
     async ping() {
       await conn.db!.admin().ping();
     },
@@ -363,6 +382,12 @@ function toActionToken(doc: ActionTokenDoc | null): ActionTokenRecord | undefine
   if (!doc) return undefined;
   const { tokenHash, purpose, userId, data, createdAt, expiresAt } = doc;
   return { tokenHash, purpose, userId, data: JSON.parse(data) as Record<string, string>, createdAt, expiresAt: expiresAt.getTime() };
+}
+
+function toIdentity(doc: IdentityDoc | null): IdentityRecord | undefined {
+  if (!doc) return undefined;
+  const { provider, subject, userId, email, name, picture, createdAt } = doc;
+  return { provider, subject, userId, email, name, picture, createdAt };
 }
 
 function toSigningKey(doc: SigningKeyDoc): SigningKeyRecord {

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
-import type { ActionTokenRecord, AvatarRecord, ClientRecord, SigningKeyRecord, Theme, TotpRecord, UserRecord } from '../../src/store/port.js';
+import type { ActionTokenRecord, AvatarRecord, ClientRecord, IdentityRecord, SigningKeyRecord, Theme, TotpRecord, UserRecord } from '../../src/store/port.js';
 
 // The documents suit FerretDB 1.24 as well as MongoDB: payloads and JWKs are JSON strings
 // (oidc-provider payloads hold nested arrays and keys with dots, which FerretDB cannot
@@ -41,6 +41,10 @@ import type { ActionTokenRecord, AvatarRecord, ClientRecord, SigningKeyRecord, T
 // Attempts are counted, for the same reason, not with an $inc on a per-key counter
 // (parallel increments would overwrite one another) but as one inserted document per
 // attempt, which a count then adds up.
+//
+// Linked upstream identities are never updated: link inserts and its unique (provider,
+// subject) index admits exactly one of parallel links of one identity; unlink is a
+// deleteOne, whose deletedCount says whether it removed one.
 
 /** An oidc-provider record: the payload as JSON plus the fields it is looked up by. */
 export interface OidcDoc {
@@ -93,6 +97,9 @@ export interface RecoveryCodeDoc {
   userId: string;
   codeHash: string;
 }
+
+/** An upstream identity linked to a user; inserted whole and never updated (see above). */
+export type IdentityDoc = IdentityRecord;
 
 /** How long a consumption mark outlives its record. */
 export const MARK_GRACE_SECONDS = 300;
@@ -183,6 +190,15 @@ export function defineModels(conn: Connection) {
       userId: requiredString,
       codeHash: requiredString,
     }, options), 'recovery_codes'),
+    Identities: conn.model('Identity', new Schema<IdentityDoc>({
+      provider: requiredString,
+      subject: requiredString,
+      userId: requiredString,
+      email: nullableString,
+      name: nullableString,
+      picture: nullableString,
+      createdAt: requiredNumber,
+    }, options), 'identities'),
   };
 }
 
@@ -220,6 +236,10 @@ export async function createIndexes(conn: Connection): Promise<void> {
     [totpSteps, { userId: 1, step: 1 }, true],
     // A code is listed once per user; also serves count and replace by userId (a prefix).
     [db.collection('recovery_codes'), { userId: 1, codeHash: 1 }, true],
+    // One user per upstream identity: of parallel links of one identity exactly one inserts.
+    [db.collection('identities'), { provider: 1, subject: 1 }, true],
+    // listForUser (sorted by createdAt, provider), unlink and deleteForUser.
+    [db.collection('identities'), { userId: 1 }, false],
   ] as const;
   for (const [collection, keys, unique] of indexes) await collection.createIndex(keys, { unique });
 

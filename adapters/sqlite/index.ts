@@ -7,6 +7,7 @@ import {
   type ActionPurpose,
   type ActionTokenRecord,
   type ClientRecord,
+  type IdentityRecord,
   type OidcPayload,
   type SigningKeyRecord,
   type Store,
@@ -72,6 +73,12 @@ export async function openSqliteStore(url: string): Promise<Store> {
     codeInsert: db.prepare('INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)'),
     codeUse: db.prepare('DELETE FROM recovery_codes WHERE user_id = ? AND code_hash = ?'),
     codeCount: db.prepare('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ?'),
+    identityFind: db.prepare('SELECT * FROM identities WHERE provider = ? AND subject = ?'),
+    identityList: db.prepare('SELECT * FROM identities WHERE user_id = ? ORDER BY created_at, provider'),
+    identityInsert: db.prepare(`INSERT INTO identities (provider, subject, user_id, email, name, picture, created_at)
+      VALUES (@provider, @subject, @userId, @email, @name, @picture, @createdAt)`),
+    identityDelete: db.prepare('DELETE FROM identities WHERE user_id = ? AND provider = ? AND subject = ?'),
+    identityDeleteUser: db.prepare('DELETE FROM identities WHERE user_id = ?'),
     userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, theme, created_at, updated_at)
       VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @theme, @createdAt, @updatedAt)`),
     userUpdateProfile: db.prepare(`UPDATE users SET name = CASE WHEN @setName THEN @name ELSE name END,
@@ -247,6 +254,22 @@ export async function openSqliteStore(url: string): Promise<Store> {
       useRecoveryCode: async (userId, hash) => s.codeUse.run(userId, hash).changes === 1,
       countRecoveryCodes: async (userId) => (s.codeCount.get(userId) as { n: number }).n,
     },
+    identities: {
+      find: async (provider, subject) => toIdentity(s.identityFind.get(provider, subject)),
+      listForUser: async (userId) => s.identityList.all(userId).map((row) => toIdentity(row)!),
+      async link(identity) {
+        try {
+          s.identityInsert.run(identity);
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new AlreadyExistsError(`identity ${identity.provider}:${identity.subject} is linked`);
+          throw err;
+        }
+      },
+      unlink: async (userId, provider, subject) => s.identityDelete.run(userId, provider, subject).changes === 1,
+      async deleteForUser(userId) {
+        s.identityDeleteUser.run(userId);
+      },
+    },
     async ping() {
       db.prepare('SELECT 1').get();
     },
@@ -299,6 +322,14 @@ function toActionToken(row: unknown): ActionTokenRecord | undefined {
   if (!row) return undefined;
   const r = row as ActionTokenRow;
   return { tokenHash: r.token_hash, purpose: r.purpose, userId: r.user_id, data: JSON.parse(r.data) as Record<string, string>, createdAt: r.created_at, expiresAt: r.expires_at };
+}
+
+interface IdentityRow { provider: string; subject: string; user_id: string; email: string | null; name: string | null; picture: string | null; created_at: number }
+
+function toIdentity(row: unknown): IdentityRecord | undefined {
+  if (!row) return undefined;
+  const r = row as IdentityRow;
+  return { provider: r.provider, subject: r.subject, userId: r.user_id, email: r.email, name: r.name, picture: r.picture, createdAt: r.created_at };
 }
 
 function toSigningKey(row: unknown): SigningKeyRecord {

@@ -107,6 +107,19 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, code_hash)
   );
   `,
+  `
+  CREATE TABLE identities (
+    provider TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    email TEXT,
+    name TEXT,
+    picture TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, subject)
+  );
+  CREATE INDEX identities_user ON identities (user_id);
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

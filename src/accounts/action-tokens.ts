@@ -11,6 +11,8 @@ export const ACTION_TOKEN_TTL_SECONDS: Record<ActionPurpose, number> = {
   'magic-link': 15 * 60,
   // Not mailed: marks "password passed, second factor pending" for one sign-in.
   'second-factor': 10 * 60,
+  // Not mailed: an upstream round trip in progress (state, nonce, PKCE verifier), then its result.
+  'upstream-login': 10 * 60,
 };
 
 /** What a person sees for a used, expired or unknown link. */

@@ -65,7 +65,8 @@ export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: 
   const profilePage = async (ctx: Context, account: SignedInAccount, errors: Record<string, string>, saved: boolean, status = 200) => {
     const avatar = await deps.store.avatars.get(account.user.id);
     const picture = avatar ? avatarUrl(deps.issuer, account.user.id, avatar.updatedAt) : null;
-    await render(ctx, account, 'account', 'Your account', { errors, saved, picture }, status);
+    const identities = await deps.store.identities.listForUser(account.user.id);
+    await render(ctx, account, 'account', 'Your account', { errors, saved, picture, identities }, status);
   };
   const savedProfile = (ctx: Context) => {
     ctx.status = 303;
@@ -97,6 +98,17 @@ export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: 
       if (err instanceof AvatarError) return profilePage(ctx, account, { avatar: err.message }, false, 400);
       throw err;
     }
+    savedProfile(ctx);
+  });
+  // Unlinking must leave a way in: a password, or another linked identity.
+  router.post('/identities/unlink', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    const form = await csrf.readForm(ctx);
+    const identities = await deps.store.identities.listForUser(account.user.id);
+    if (!account.user.passwordHash && identities.length <= 1) {
+      return profilePage(ctx, account, { identities: 'This is your only way to sign in. Set a password (reset it by email) before unlinking.' }, false, 400);
+    }
+    if (!(await deps.store.identities.unlink(account.user.id, form.provider ?? '', form.subject ?? ''))) throw new HttpError(404, 'not_found', 'No such linked account.');
     savedProfile(ctx);
   });
   router.post('/avatar/remove', async (ctx) => {

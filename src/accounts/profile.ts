@@ -53,6 +53,7 @@ export async function deleteAccount(deps: AccountDeps, user: UserRecord, passwor
   await deps.store.actionTokens.deleteForUser(user.id);
   await deps.store.avatars.delete(user.id);
   await deps.store.secondFactors.deleteAll(user.id);
+  await deps.store.identities.deleteForUser(user.id);
   await deps.store.users.delete(user.id);
   deps.logger.info('account deleted', { userId: user.id });
   return true;

@@ -10,7 +10,7 @@ import type { Store } from '../store/port.js';
 export type InteractionDetails = Awaited<ReturnType<LiveProvider['provider']['interactionDetails']>>;
 
 /** RFC 8176 method names for how a first factor was passed. */
-export type FirstFactor = 'pwd' | 'otp';
+export type FirstFactor = 'pwd' | 'otp' | 'fed';
 
 /** Where "first factor passed, second pending" is kept for one interaction. */
 export const secondFactorPendingHash = (uid: string) => hashActionToken(`second-factor:${uid}`);

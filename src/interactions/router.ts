@@ -30,7 +30,13 @@ const TOO_MANY = 'Too many failed sign-ins. Try again later, or reset your passw
  * oidc-provider's interaction cookie, so another browser's uid, or a forged cross-site
  * post, gets nowhere.
  */
-export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: Csrf, throttle: LoginThrottle): Router {
+export function interactionRouter(
+  live: LiveProvider,
+  deps: AccountDeps,
+  csrf: Csrf,
+  throttle: LoginThrottle,
+  upstreams: ReadonlyArray<{ id: string; label: string }>,
+): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const { store } = deps;
 
@@ -46,6 +52,7 @@ export function interactionRouter(live: LiveProvider, deps: AccountDeps, csrf: C
       clientName: client?.clientName ?? null,
       email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
       error: extra.error ?? null,
+      upstreams,
     });
   }
 

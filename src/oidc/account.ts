@@ -19,9 +19,12 @@ export function createFindAccount(store: Store, issuer: string): FindAccount {
     return {
       accountId: user.id,
       async claims() {
+        // An uploaded picture wins; without one, an upstream account's picture stands in.
         const avatar = await store.avatars.get(user.id);
+        const upstreamPicture = avatar ? undefined : (await store.identities.listForUser(user.id)).find((i) => i.picture)?.picture;
+        const picture = avatar ? avatarUrl(issuer, user.id, avatar.updatedAt) : upstreamPicture;
         return {
-          ...(avatar ? { picture: avatarUrl(issuer, user.id, avatar.updatedAt) } : {}),
+          ...(picture ? { picture } : {}),
           sub: user.id,
           email: user.email,
           email_verified: user.emailVerified,

@@ -79,7 +79,7 @@ export interface UserRepository {
   delete(id: string): Promise<boolean>;
 }
 
-export type ActionPurpose = 'verify-email' | 'reset-password' | 'magic-link' | 'second-factor';
+export type ActionPurpose = 'verify-email' | 'reset-password' | 'magic-link' | 'second-factor' | 'upstream-login';
 
 /** A single-use token mailed to a person (verification, reset, magic link). */
 export interface ActionTokenRecord {
@@ -201,6 +201,29 @@ export interface SecondFactorRepository {
   countRecoveryCodes(userId: string): Promise<number>;
 }
 
+/** A person's account at an upstream identity provider, linked to a Gatehouse user. */
+export interface IdentityRecord {
+  /** The configured provider's id, e.g. `google`. */
+  provider: string;
+  /** The upstream's stable subject (`sub`), never its email. */
+  subject: string;
+  userId: string;
+  email: string | null;
+  name: string | null;
+  picture: string | null;
+  createdAt: number;
+}
+
+export interface IdentityRepository {
+  find(provider: string, subject: string): Promise<IdentityRecord | undefined>;
+  listForUser(userId: string): Promise<IdentityRecord[]>;
+  /** @throws AlreadyExistsError when that upstream identity is linked already. */
+  link(identity: IdentityRecord): Promise<void>;
+  /** Removes one of the user's identities; false when the user has no such identity. */
+  unlink(userId: string, provider: string, subject: string): Promise<boolean>;
+  deleteForUser(userId: string): Promise<void>;
+}
+
 export interface Store {
   readonly driver: string;
   readonly oidc: OidcRecords;
@@ -211,6 +234,7 @@ export interface Store {
   readonly avatars: AvatarRepository;
   readonly attempts: AttemptRepository;
   readonly secondFactors: SecondFactorRepository;
+  readonly identities: IdentityRepository;
   /** Resolves when the database answers; rejects otherwise. Backs /readyz. */
   ping(): Promise<void>;
   /** Deletes expired oidc records, action tokens, attempts and used TOTP steps; returns how many. */

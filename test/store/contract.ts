@@ -308,6 +308,39 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
       });
     });
 
+    describe('identities', () => {
+      const identity = (provider: string, subject: string, userId: string) => ({
+        provider,
+        subject,
+        userId,
+        email: `${subject}@example.com`,
+        name: 'Upstream Name',
+        picture: 'https://upstream.example/a.png',
+        createdAt: 1000,
+      });
+
+      it('links, finds by (provider, subject), lists per user, unlinks and deletes', async () => {
+        await store.identities.link(identity('google', 's1', 'u1'));
+        await store.identities.link(identity('github', 's1', 'u1'));
+        await store.identities.link(identity('google', 's2', 'u2'));
+        assert.deepEqual(await store.identities.find('google', 's1'), identity('google', 's1', 'u1'));
+        assert.equal(await store.identities.find('google', 's3'), undefined);
+        assert.deepEqual((await store.identities.listForUser('u1')).map((i) => i.provider).sort(), ['github', 'google']);
+        assert.equal(await store.identities.unlink('u2', 'google', 's1'), false, "not another user's identity");
+        assert.equal(await store.identities.unlink('u1', 'google', 's1'), true);
+        assert.equal(await store.identities.find('google', 's1'), undefined);
+        await store.identities.deleteForUser('u1');
+        assert.deepEqual(await store.identities.listForUser('u1'), []);
+        assert.ok(await store.identities.find('google', 's2'));
+      });
+
+      it('links one upstream identity to one user only, even in parallel', async () => {
+        const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.identities.link(identity('google', 'same', `u${i}`))));
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+        for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof AlreadyExistsError);
+      });
+    });
+
     describe('second factors', () => {
       const totp = { secretCiphertext: 'v1.secret', confirmed: false, createdAt: 1000 };
 
