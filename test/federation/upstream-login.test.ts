@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
+import sharp from 'sharp';
 import { backends } from '../helpers/backends.js';
 import { freePort } from '../helpers/free-port.js';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../helpers/gatehouse.js';
@@ -108,6 +109,24 @@ for (const backend of backends) {
       const done = await linked.agent.submit(page, '/account/identities/unlink');
       assert.match(done.html, /Saved\./);
       assert.deepEqual(await server.store.identities.listForUser(local.id), []);
+    });
+
+    it('an uploaded picture replaces the upstream one; removing it falls back to the upstream picture', async () => {
+      upstream.accounts.set('g-pic', { email: 'pic@example.com', email_verified: true, picture: 'https://upstream.example/pic.png' });
+      const first = await viaGoogle('g-pic');
+      const sub = (await tokensFrom(first.agent, first.page, first.verifier)).claims()!.sub;
+      const account = await first.agent.open(`${server.issuer}/account`);
+      const form = new FormData();
+      form.set('csrf', /name="csrf" value="([^"]+)"/.exec(account.html)![1]!);
+      form.set('avatar', new Blob([new Uint8Array(await sharp({ create: { width: 64, height: 64, channels: 3, background: '#123456' } }).png().toBuffer())]), 'me.png');
+      assert.equal((await first.agent.request(`${server.issuer}/account/avatar`, { method: 'POST', body: form })).status, 303);
+      const pictureNow = async () => {
+        const round = await viaGoogle('g-pic');
+        return (await tokensFrom(round.agent, round.page, round.verifier)).claims()!.picture as string;
+      };
+      assert.match(await pictureNow(), new RegExp(`/account/avatar/${sub}\\?v=`));
+      await first.agent.submit(await first.agent.open(`${server.issuer}/account`), '/account/avatar/remove');
+      assert.equal(await pictureNow(), 'https://upstream.example/pic.png');
     });
 
     it('refuses a callback whose state it did not issue', async () => {
