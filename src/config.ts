@@ -45,8 +45,12 @@ export interface Config {
 }
 
 export interface UpstreamConfig {
-  /** Path segment and identity namespace: `google` or `oidc`. */
+  /** Path segment and identity namespace: `google`, `github` or `oidc`. */
   readonly id: string;
+  /** OpenID Connect with discovery, or GitHub's OAuth 2.0 plus its REST API. */
+  readonly kind: 'oidc' | 'github';
+  /** GitHub only: where /user and /user/emails live. */
+  readonly apiUrl?: string;
   /** The button's text: "Continue with <label>". */
   readonly label: string;
   readonly issuer: string;
@@ -130,6 +134,10 @@ const envSchema = z.object({
   OIDC_CLIENT_ID: z.string().min(1).optional(),
   OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   OIDC_NAME: z.string().min(1).max(40).default('single sign-on'),
+  GITHUB_CLIENT_ID: z.string().min(1).optional(),
+  GITHUB_CLIENT_SECRET: z.string().min(1).optional(),
+  GITHUB_URL: z.url({ error: 'must be an absolute URL, e.g. https://github.com' }).default('https://github.com'),
+  GITHUB_API_URL: z.url({ error: 'must be an absolute URL, e.g. https://api.github.com' }).default('https://api.github.com'),
 });
 
 function isLoopbackHost(hostname: string): boolean {
@@ -171,9 +179,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ['oidc', e.OIDC_NAME, e.OIDC_ISSUER, e.OIDC_CLIENT_ID, e.OIDC_CLIENT_SECRET, 'OIDC_ISSUER/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET'],
   ] as const) {
     const given = [issuerUrl !== undefined && id === 'oidc', clientId !== undefined, clientSecret !== undefined].filter(Boolean).length;
-    if (clientId && clientSecret && issuerUrl) upstreams.push(Object.freeze({ id, label, issuer: issuerUrl.replace(/\/$/, ''), clientId, clientSecret }));
+    if (clientId && clientSecret && issuerUrl) upstreams.push(Object.freeze({ id, kind: 'oidc' as const, label, issuer: issuerUrl.replace(/\/$/, ''), clientId, clientSecret }));
     else if (given > 0) problems.push(`${names}: set all of them or none`);
   }
+  if (e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET) {
+    const [issuerUrl, apiUrl] = [e.GITHUB_URL, e.GITHUB_API_URL].map((u) => u.replace(/\/$/, ''));
+    upstreams.splice(1, 0, Object.freeze({ id: 'github', kind: 'github' as const, label: 'GitHub', issuer: issuerUrl!, apiUrl, clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET }));
+  } else if (e.GITHUB_CLIENT_ID || e.GITHUB_CLIENT_SECRET) problems.push('GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET: set both or neither');
   const resources = e.RESOURCES.split(',').map((r) => r.trim()).filter(Boolean);
   for (const r of resources) {
     if (!URL.canParse(r)) problems.push(`RESOURCES: "${r}" is not an absolute URL, e.g. https://api.example.com`);

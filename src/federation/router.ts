@@ -7,11 +7,20 @@ import { HttpError } from '../http/errors.js';
 import { interactionSteps } from '../interactions/interaction-steps.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
 import type { Csrf } from '../security/csrf.js';
-import { resolveUpstreamAccount } from './linking.js';
+import { githubProfile } from './github-profile.js';
+import { resolveUpstreamAccount, type UpstreamProfile } from './linking.js';
 import type { UpstreamClients } from './upstream-clients.js';
 
 const stateHash = (state: string) => hashActionToken(`upstream-state:${state}`);
 const resultHash = (uid: string) => hashActionToken(`upstream-result:${uid}`);
+/** What an OpenID provider's validated ID token says about the person. */
+const profileFromIdToken = (claims: oidc.IDToken): UpstreamProfile => ({
+  subject: claims.sub,
+  email: typeof claims.email === 'string' ? claims.email : null,
+  emailVerified: claims.email_verified === true,
+  name: typeof claims.name === 'string' ? claims.name : null,
+  picture: typeof claims.picture === 'string' ? claims.picture : null,
+});
 const UNREACHABLE = 'That sign-in provider cannot be reached right now. Sign in another way, or try again shortly.';
 
 /**
@@ -39,14 +48,15 @@ export function federationRouter(live: LiveProvider, deps: AccountDeps, csrf: Cs
       throw new HttpError(502, 'temporarily_unavailable', UNREACHABLE);
     });
     const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
     const verifier = oidc.randomPKCECodeVerifier();
+    // GitHub is OAuth 2.0 only: no ID token, so no nonce; OpenID providers get one.
+    const nonce = upstream.kind === 'oidc' ? oidc.randomNonce() : '';
     await park(stateHash(state), { uid: details.uid, provider: upstream.id, nonce, verifier });
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: callbackUrl(upstream.id),
-      scope: 'openid email profile',
+      scope: upstream.kind === 'oidc' ? 'openid email profile' : 'read:user user:email',
       state,
-      nonce,
+      ...(nonce ? { nonce } : {}),
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
     });
@@ -59,27 +69,20 @@ export function federationRouter(live: LiveProvider, deps: AccountDeps, csrf: Cs
     const upstream = upstreams.find(ctx.params.provider!);
     if (!pending || !upstream || pending.data.provider !== upstream.id) throw new HttpError(400, 'invalid_request', 'This sign-in has expired. Start again from the application.');
     const { uid } = pending.data as { uid: string; nonce: string; verifier: string };
-    let tokens;
+    let profile: UpstreamProfile;
     try {
       const config = await upstreams.configuration(upstream);
-      tokens = await oidc.authorizationCodeGrant(config, new URL(ctx.originalUrl, `${deps.issuer}/`), {
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(ctx.originalUrl, `${deps.issuer}/`), {
         pkceCodeVerifier: pending.data.verifier,
         expectedState: state,
-        expectedNonce: pending.data.nonce,
-        idTokenExpected: true,
+        ...(upstream.kind === 'oidc' ? { expectedNonce: pending.data.nonce, idTokenExpected: true } : {}),
       });
+      profile = upstream.kind === 'github' ? await githubProfile(config, upstream.apiUrl!, tokens.access_token) : profileFromIdToken(tokens.claims()!);
     } catch (err) {
       deps.logger.warn('upstream sign-in failed', { provider: upstream.id, error: (err as Error).message });
       throw new HttpError(502, 'invalid_request', `Signing in with ${upstream.label} did not work. Start again, or sign in another way.`);
     }
-    const claims = tokens.claims()!;
-    const result = await resolveUpstreamAccount(deps.store, upstream.id, {
-      subject: claims.sub,
-      email: typeof claims.email === 'string' ? claims.email : null,
-      emailVerified: claims.email_verified === true,
-      name: typeof claims.name === 'string' ? claims.name : null,
-      picture: typeof claims.picture === 'string' ? claims.picture : null,
-    });
+    const result = await resolveUpstreamAccount(deps.store, upstream.id, profile);
     if (!result.ok) throw new HttpError(409, 'account_conflict', result.message);
     await park(resultHash(uid), { uid, userId: result.userId, outcome: result.outcome, provider: upstream.label });
     ctx.redirect(`/interaction/${uid}/upstream-complete`);
