@@ -218,6 +218,7 @@ export async function openMongoStore(url: string): Promise<Store> {
         const doc = await Avatars.findOne({ userId }, { image: 1, contentType: 1, updatedAt: 1 }).lean();
         return doc ? { image: toBuffer(doc.image), contentType: doc.contentType, updatedAt: doc.updatedAt } : undefined;
       },
+      version: async (userId) => (await Avatars.findOne({ userId }, { updatedAt: 1 }).lean())?.updatedAt,
       async delete(userId) {
         await Avatars.deleteOne({ userId });
       },

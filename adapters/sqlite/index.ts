@@ -56,6 +56,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
     avatarPut: db.prepare(`INSERT INTO avatars (user_id, image, content_type, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (user_id) DO UPDATE SET image = excluded.image, content_type = excluded.content_type, updated_at = excluded.updated_at`),
     avatarGet: db.prepare('SELECT image, content_type, updated_at FROM avatars WHERE user_id = ?'),
+    avatarVersion: db.prepare('SELECT updated_at FROM avatars WHERE user_id = ?'),
     avatarDelete: db.prepare('DELETE FROM avatars WHERE user_id = ?'),
     attemptInsert: db.prepare('INSERT INTO attempts (key, at, expires_at) VALUES (?, ?, ?)'),
     attemptCount: db.prepare('SELECT COUNT(*) AS n FROM attempts WHERE key = ? AND at >= ? AND expires_at > ?'),
@@ -216,6 +217,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
         const row = s.avatarGet.get(userId) as { image: Buffer; content_type: string; updated_at: number } | undefined;
         return row && { image: row.image, contentType: row.content_type, updatedAt: row.updated_at };
       },
+      version: async (userId) => (s.avatarVersion.get(userId) as { updated_at: number } | undefined)?.updated_at,
       async delete(userId) {
         s.avatarDelete.run(userId);
       },

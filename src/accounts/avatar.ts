@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { AvatarRecord } from '../store/port.js';
+import type { AvatarRecord, Store } from '../store/port.js';
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024;
 export const AVATAR_SIZE = 256;
@@ -36,5 +36,15 @@ export async function processAvatar(upload: Buffer, now = Date.now()): Promise<A
   }
 }
 
-/** The address tools are given in the `picture` claim; the version busts their caches on change. */
+/** Where an uploaded avatar is served; the version busts caches when it changes. */
 export const avatarUrl = (issuer: string, userId: string, updatedAt: number) => `${issuer}/account/avatar/${userId}?v=${updatedAt}`;
+
+/**
+ * The person's picture as tools see it: their uploaded avatar, else an upstream
+ * account's picture, else none. Reads no image bytes.
+ */
+export async function pictureUrl(store: Store, issuer: string, userId: string): Promise<string | null> {
+  const version = await store.avatars.version(userId);
+  if (version !== undefined) return avatarUrl(issuer, userId, version);
+  return (await store.identities.listForUser(userId)).find((i) => i.picture)?.picture ?? null;
+}

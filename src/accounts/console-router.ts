@@ -63,8 +63,8 @@ export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: 
   router.get('/callback', (ctx) => ctx.redirect('/account'));
 
   const profilePage = async (ctx: Context, account: SignedInAccount, errors: Record<string, string>, saved: boolean, status = 200) => {
-    const avatar = await deps.store.avatars.get(account.user.id);
-    const picture = avatar ? avatarUrl(deps.issuer, account.user.id, avatar.updatedAt) : null;
+    const version = await deps.store.avatars.version(account.user.id);
+    const picture = version === undefined ? null : avatarUrl(deps.issuer, account.user.id, version);
     const identities = await deps.store.identities.listForUser(account.user.id);
     await render(ctx, account, 'account', 'Your account', { errors, saved, picture, identities }, status);
   };

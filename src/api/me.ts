@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { avatarUrl } from '../accounts/avatar.js';
+import { pictureUrl } from '../accounts/avatar.js';
 import type { AccountDeps } from '../accounts/deps.js';
 import { changePassword, updateProfile } from '../accounts/profile.js';
 import { HttpError } from '../http/errors.js';
@@ -19,14 +19,14 @@ export function meRouter(deps: AccountDeps, live: LiveProvider): Router {
   const router = new Router({ prefix: '/api/me' });
 
   const view = async (user: UserRecord) => {
-    const avatar = await deps.store.avatars.get(user.id);
+    const picture = await pictureUrl(deps.store, deps.issuer, user.id);
     return {
       id: user.id,
       email: user.email,
       email_verified: user.emailVerified,
       name: user.name,
       theme: user.theme,
-      picture: avatar ? avatarUrl(deps.issuer, user.id, avatar.updatedAt) : null,
+      picture,
       created_at: new Date(user.createdAt).toISOString(),
       updated_at: new Date(user.updatedAt).toISOString(),
     };

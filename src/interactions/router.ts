@@ -9,7 +9,7 @@ import { HttpError } from '../http/errors.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
 import { interactionSteps, type InteractionDetails } from './interaction-steps.js';
 import type { Csrf } from '../security/csrf.js';
-import type { LoginThrottle } from '../security/login-throttle.js';
+import { LOCKED_OUT_MESSAGE, type LoginThrottle } from '../security/login-throttle.js';
 
 
 /** What each scope lets a tool do, in words a person can judge on the consent page. */
@@ -22,7 +22,6 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
 };
 
 const INVALID_LOGIN = 'Invalid email or password.';
-const TOO_MANY = 'Too many failed sign-ins. Try again later, or reset your password.';
 
 /**
  * The hosted pages the authorization flow sends a person to: sign-in and consent. Every
@@ -88,7 +87,7 @@ export function interactionRouter(
     if (!verdict.allowed) {
       ctx.status = 429;
       ctx.set('Retry-After', String(verdict.retryAfterSeconds));
-      return renderLogin(ctx, details, { email, error: TOO_MANY });
+      return renderLogin(ctx, details, { email, error: LOCKED_OUT_MESSAGE });
     }
     const user = email && form.password ? await authenticate(store, email, form.password) : undefined;
     if (!user) {

@@ -4,11 +4,10 @@ import { confirmEnrolment, hasSecondFactor, pendingEnrolment, startEnrolment, ve
 import type { LiveProvider } from '../oidc/live-provider.js';
 import { MFA_ACR } from '../oidc/mfa-policy.js';
 import type { Csrf } from '../security/csrf.js';
-import type { LoginThrottle } from '../security/login-throttle.js';
+import { LOCKED_OUT_MESSAGE, type LoginThrottle } from '../security/login-throttle.js';
 import { interactionSteps, markSecondFactorPending, secondFactorPendingHash, type FirstFactor } from './interaction-steps.js';
 
 const INVALID_CODE = 'That code is not valid. Use the current code from your app, or an unused recovery code.';
-const TOO_MANY = 'Too many failed sign-ins. Try again later, or reset your password.';
 
 /**
  * The second step of a sign-in for people with 2FA: an authenticator code or a recovery
@@ -77,7 +76,7 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
     const verdict = await throttle.check(pending.user.email, ctx.ip);
     if (!verdict.allowed) {
       ctx.set('Retry-After', String(verdict.retryAfterSeconds));
-      return render(ctx, details.uid, TOO_MANY, 429);
+      return render(ctx, details.uid, LOCKED_OUT_MESSAGE, 429);
     }
     if (!(await verifySecondFactor(deps, pending.user.id, form.code ?? ''))) {
       await throttle.recordFailure(pending.user.email, ctx.ip);

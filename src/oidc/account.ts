@@ -1,5 +1,5 @@
 import type { FindAccount } from 'oidc-provider';
-import { avatarUrl } from '../accounts/avatar.js';
+import { pictureUrl } from '../accounts/avatar.js';
 import type { Store } from '../store/port.js';
 
 /** Claims a user releases, by scope; `sub` is the user's stable id, never the email. */
@@ -19,10 +19,7 @@ export function createFindAccount(store: Store, issuer: string): FindAccount {
     return {
       accountId: user.id,
       async claims() {
-        // An uploaded picture wins; without one, an upstream account's picture stands in.
-        const avatar = await store.avatars.get(user.id);
-        const upstreamPicture = avatar ? undefined : (await store.identities.listForUser(user.id)).find((i) => i.picture)?.picture;
-        const picture = avatar ? avatarUrl(issuer, user.id, avatar.updatedAt) : upstreamPicture;
+        const picture = await pictureUrl(store, issuer, user.id);
         return {
           ...(picture ? { picture } : {}),
           sub: user.id,

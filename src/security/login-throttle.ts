@@ -9,6 +9,9 @@ export interface ThrottleLimits {
   readonly windowSeconds: number;
 }
 
+/** What a locked sign-in says, at any step: nothing about which factor failed. */
+export const LOCKED_OUT_MESSAGE = 'Too many failed sign-ins. Try again later, or reset your password.';
+
 export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 /** The key a sign-in failure counts under for an address, whether or not it has an account. */

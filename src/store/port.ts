@@ -157,6 +157,8 @@ export interface AvatarRepository {
   /** Creates or replaces the user's avatar. */
   put(userId: string, avatar: AvatarRecord): Promise<void>;
   get(userId: string): Promise<AvatarRecord | undefined>;
+  /** The avatar's `updatedAt` without reading the image: enough to build its URL. */
+  version(userId: string): Promise<number | undefined>;
   delete(userId: string): Promise<void>;
 }
 

@@ -64,6 +64,8 @@ for (const backend of backends) {
       assert.equal(claims.email_verified, true);
       assert.equal(claims.name, 'New Person');
       assert.equal(claims.picture, 'https://upstream.example/new.png', 'the upstream picture stands in');
+      const me = await oidc.fetchProtectedResource(config, tokens.access_token, new URL(`${server.issuer}/api/me`), 'GET');
+      assert.equal(((await me.json()) as { picture: string }).picture, claims.picture, '/api/me agrees with the ID token');
       assert.deepEqual(claims.amr, ['fed']);
 
       const again = await viaGoogle('g-new');

@@ -416,8 +416,10 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         const first = { image: Buffer.from([0, 1, 2, 255, 254]), contentType: 'image/webp', updatedAt: 1000 };
         const second = { image: Buffer.alloc(64 * 1024, 7), contentType: 'image/webp', updatedAt: 2000 };
         assert.equal(await store.avatars.get('u1'), undefined);
+        assert.equal(await store.avatars.version('u1'), undefined);
         await store.avatars.put('u1', first);
         assert.deepEqual(await store.avatars.get('u1'), first);
+        assert.equal(await store.avatars.version('u1'), 1000);
         await store.avatars.put('u1', second);
         await store.avatars.put('u2', first);
         assert.deepEqual(await store.avatars.get('u1'), second);
