@@ -4,7 +4,7 @@ import views from 'koa-views';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { consoleRouter } from './accounts/console-router.js';
-import { meRouter } from './api/me.js';
+import { apiRouter } from './api/index.js';
 import { accountRouter } from './accounts/router.js';
 import type { Config } from './config.js';
 import { errorHandler } from './http/errors.js';
@@ -17,6 +17,7 @@ import type { Logger } from './logger.js';
 import type { LiveProvider } from './oidc/live-provider.js';
 import { healthRouter, type Lifecycle } from './ops/health.js';
 import type { Mailer } from './mail/mailer.js';
+import { AuditLog } from './security/audit.js';
 import { Csrf } from './security/csrf.js';
 import { LoginThrottle } from './security/login-throttle.js';
 import type { Secrets } from './security/secrets.js';
@@ -53,7 +54,8 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.use(errorHandler(logger));
 
   const csrf = new Csrf(secrets, config.issuer);
-  const accountDeps = { store, mailer, issuer: config.issuer, logger, secrets };
+  const audit = new AuditLog(store, logger);
+  const accountDeps = { store, audit, mailer, issuer: config.issuer, logger, secrets };
   const throttle = new LoginThrottle(store, config.loginThrottle);
   const routers = [
     assetRouter(),
@@ -63,7 +65,7 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
     secondFactorRouter(live, accountDeps, csrf, throttle),
     accountRouter(accountDeps, csrf),
     consoleRouter(accountDeps, live, csrf),
-    meRouter(accountDeps, live),
+    apiRouter({ config, secrets, live, audit, account: accountDeps }),
   ];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 

@@ -28,8 +28,8 @@ const commands: Record<string, Command> = {
   'users create': async (args, { store }) => {
     const { values } = parseArgs({ args, options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' } } });
     if (!values.email || !values.password) throw new UsageError('users create needs --email and --password');
-    const user = await createUser(store, { email: values.email, password: values.password, name: values.name, isAdmin: values.admin ?? false });
-    return { id: user.id, email: user.email, name: user.name, is_admin: user.isAdmin };
+    const user = await createUser(store, { email: values.email, password: values.password, name: values.name, role: values.admin ? 'admin' : 'viewer' });
+    return { id: user.id, email: user.email, name: user.name, role: user.role };
   },
   'clients create': async (args, { store, secrets }) => {
     const { values } = parseArgs({

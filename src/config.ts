@@ -40,6 +40,8 @@ export interface Config {
   readonly resources: readonly string[];
   readonly shutdownTimeout: number;
   readonly loginThrottle: { readonly perAccount: number; readonly perIp: number; readonly windowSeconds: number };
+  /** How many usable (unrevoked, unexpired) API keys one user may hold. */
+  readonly apiKeysPerUser: number;
   /** Configured upstream OpenID providers, in button order; empty when none is set. */
   readonly upstreams: readonly UpstreamConfig[];
 }
@@ -125,6 +127,7 @@ const envSchema = z.object({
   RESOURCES: z.string().default(''),
   SHUTDOWN_TIMEOUT: seconds(10, '10'),
   LOGIN_MAX_FAILURES: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
+  API_KEYS_PER_USER: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 50' }).default(50),
   LOGIN_LOCK_WINDOW: seconds(15 * 60, '900'),
   GOOGLE_CLIENT_ID: z.string().min(1).optional(),
@@ -225,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     resources: Object.freeze(resources),
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
     upstreams: Object.freeze(upstreams),
+    apiKeysPerUser: e.API_KEYS_PER_USER,
     loginThrottle: Object.freeze({ perAccount: e.LOGIN_MAX_FAILURES, perIp: e.LOGIN_MAX_FAILURES_PER_IP, windowSeconds: e.LOGIN_LOCK_WINDOW }),
   });
 }

@@ -41,7 +41,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger.info('clients seeded', { file: config.clientsFile, clients: ids });
     }
     if (config.admin && (await store.users.count()) === 0) {
-      const admin = await createUser(store, { ...config.admin, isAdmin: true });
+      const admin = await createUser(store, { ...config.admin, role: 'admin' });
       logger.info('first admin created', { email: admin.email });
     }
     live = await LiveProvider.start(config, store, secrets, logger);

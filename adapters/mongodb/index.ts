@@ -6,7 +6,12 @@ import {
   type ActionPurpose,
   type ActionTokenRecord,
   type ActionTokenRepository,
+  type ApiKeyRecord,
+  type ApiKeyRepository,
   type AttemptRepository,
+  type AuditEvent,
+  type AuditQuery,
+  type AuditRepository,
   type AvatarRepository,
   type ClientRecord,
   type ClientRepository,
@@ -14,10 +19,13 @@ import {
   type IdentityRepository,
   type OidcPayload,
   type OidcRecords,
+  type PermissionRecord,
+  type PermissionRepository,
   type SecondFactorRepository,
   type SigningKeyRecord,
   type SigningKeyRepository,
   type Store,
+  type UserQuery,
   type UserRecord,
   type UserRepository,
 } from '../../src/store/port.js';
@@ -26,9 +34,12 @@ import {
   createIndexes,
   defineModels,
   type ActionTokenDoc,
+  type ApiKeyDoc,
+  type AuditDoc,
   type ClientDoc,
   type IdentityDoc,
   type OidcDoc,
+  type PermissionDoc,
   type SigningKeyDoc,
   type UserDoc,
 } from './schema.js';
@@ -47,7 +58,10 @@ export async function openMongoStore(url: string): Promise<Store> {
     await conn.close().catch(() => {});
     throw toStoreError(err);
   }
-  const { Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars, Attempts, Totp, TotpSteps, RecoveryCodes, Identities } = defineModels(conn);
+  const {
+    Oidc, Consumed, Users, Clients, SigningKeys, ActionTokens, Avatars, Attempts, Totp, TotpSteps, RecoveryCodes, Identities,
+    Permissions, ApiKeys, ApiKeyRevocations, Audit,
+  } = defineModels(conn);
 
   const now = () => Date.now();
   const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
@@ -63,6 +77,16 @@ export async function openMongoStore(url: string): Promise<Store> {
     return toPayload(doc.payload, mark?.consumedAt);
   };
   const liveToken = (tokenHash: string, purpose: ActionPurpose) => ({ tokenHash, purpose, expiresAt: { $gt: new Date(now()) } });
+  /** The keys with their revocation marks: one query for all the marks rather than one per key. */
+  const withRevocations = async (docs: ApiKeyDoc[]): Promise<ApiKeyRecord[]> => {
+    const marks = await ApiKeyRevocations.find({ keyId: { $in: docs.map((d) => d.id) } }, { keyId: 1, revokedAt: 1 }).lean();
+    const revokedAt = new Map(marks.map((m) => [m.keyId, m.revokedAt]));
+    return docs.map((doc) => toApiKey(doc, revokedAt.get(doc.id)));
+  };
+  const findApiKey = async (filter: Pick<ApiKeyDoc, 'id'> | Pick<ApiKeyDoc, 'keyHash'>): Promise<ApiKeyRecord | undefined> => {
+    const doc = await ApiKeys.findOne(filter).lean();
+    return doc ? (await withRevocations([doc]))[0] : undefined;
+  };
 
   return guard<Store>({
     driver: 'mongodb',
@@ -123,7 +147,8 @@ export async function openMongoStore(url: string): Promise<Store> {
     }),
     users: guard<UserRepository>({
       async create(user) {
-        const record: UserRecord = { ...user, email: user.email.toLowerCase(), theme: user.theme ?? 'system', createdAt: now(), updatedAt: now() };
+        const { id, email, emailVerified, name, passwordHash, role, status = 'active', theme = 'system' } = user;
+        const record: UserRecord = { id, email: email.toLowerCase(), emailVerified, name, passwordHash, role, status, theme, createdAt: now(), updatedAt: now() };
         await insertUnique(Users.insertOne(record), `user ${record.email} exists`);
         return record;
       },
@@ -143,11 +168,34 @@ export async function openMongoStore(url: string): Promise<Store> {
         if (matchedCount !== 1) throw new NotFoundError(`user ${id}`);
       },
       // A plain $set: on FerretDB it can undo a parallel update of the same user (see schema.ts).
-      async updateProfile(id, changes) {
-        const fields = { ...('name' in changes && { name: changes.name ?? null }), ...(changes.theme && { theme: changes.theme }), updatedAt: now() };
-        const { matchedCount } = await Users.updateOne({ id }, { $set: fields });
+      // One update, so an email refused by the unique index leaves every field as it was.
+      // The index decides; the lookup before it only gives a clear answer on servers that
+      // report the refusal of an update as something other than a duplicate key.
+      async update(id, changes) {
+        const { email, emailVerified, name, role, status, theme } = changes;
+        const fields = {
+          ...(email !== undefined && { email: email.toLowerCase() }),
+          ...(emailVerified !== undefined && { emailVerified }),
+          ...('name' in changes && { name: name ?? null }),
+          ...(role && { role }),
+          ...(status && { status }),
+          ...(theme && { theme }),
+          updatedAt: now(),
+        };
+        // A role written replaces an older document's isAdmin, which would otherwise linger unread.
+        const update = role ? { $set: fields, $unset: { isAdmin: 1 } } : { $set: fields };
+        const taken = () => new AlreadyExistsError(`user ${fields.email} exists`);
+        if (fields.email !== undefined && (await Users.exists({ email: fields.email, id: { $ne: id } }))) throw taken();
+        let matchedCount: number;
+        try {
+          ({ matchedCount } = await Users.updateOne({ id }, update));
+        } catch (err) {
+          if (isDuplicateKey(err) || isUniqueViolationOfUpdate(err)) throw taken();
+          throw err;
+        }
         if (matchedCount !== 1) throw new NotFoundError(`user ${id}`);
       },
+      list: async (query) => (await Users.find(userFilter(query)).sort({ email: 1 }).limit(query.limit).lean()).map((doc) => toUser(doc)!),
       delete: async (id) => (await Users.deleteOne({ id })).deletedCount === 1,
     }),
     clients: guard<ClientRepository>({
@@ -166,6 +214,85 @@ export async function openMongoStore(url: string): Promise<Store> {
         return doc ? toClient(doc) : undefined;
       },
       list: async () => (await Clients.find().sort({ createdAt: 1, clientId: 1 }).lean()).map(toClient),
+      delete: async (clientId) => (await Clients.deleteOne({ clientId })).deletedCount === 1,
+    }),
+    // The unique (userId, toolId) index keeps one document per pair: see schema.ts.
+    permissions: guard<PermissionRepository>({
+      async set(userId, toolId, level) {
+        const doc = await retryLostUpsert(() =>
+          Permissions.findOneAndUpdate(
+            { userId, toolId },
+            { $set: { level, updatedAt: now() }, $setOnInsert: { createdAt: now() } },
+            { upsert: true, returnDocument: 'after' },
+          ).lean(),
+        );
+        return toPermission(doc!);
+      },
+      find: async (userId, toolId) => {
+        const doc = await Permissions.findOne({ userId, toolId }).lean();
+        return doc ? toPermission(doc) : undefined;
+      },
+      listForUser: async (userId) => (await Permissions.find({ userId }).sort({ toolId: 1 }).lean()).map(toPermission),
+      listForTool: async (toolId) => (await Permissions.find({ toolId }).sort({ userId: 1 }).lean()).map(toPermission),
+      revoke: async (userId, toolId) => (await Permissions.deleteOne({ userId, toolId })).deletedCount === 1,
+      async deleteForUser(userId) {
+        await Permissions.deleteMany({ userId });
+      },
+      async deleteForTool(toolId) {
+        await Permissions.deleteMany({ toolId });
+      },
+    }),
+    // Revocations are documents of their own, never a field a touch could overwrite: see schema.ts.
+    apiKeys: guard<ApiKeyRepository>({
+      async create(key) {
+        const { id, userId, name, keyHash, prefix, toolId, readOnly, createdAt, expiresAt, lastUsedAt, revokedAt } = key;
+        await insertUnique(
+          ApiKeys.insertOne({ id, userId, name, keyHash, prefix, toolId, readOnly, createdAt, expiresAt, lastUsedAt }),
+          `api key ${id} exists`,
+        );
+        // Not expected (keys are created unrevoked), but the record is stored as given.
+        if (revokedAt !== null) await ApiKeyRevocations.insertOne({ keyId: id, userId, revokedAt });
+      },
+      findByHash: (keyHash) => findApiKey({ keyHash }),
+      findById: (id) => findApiKey({ id }),
+      listForUser: async (userId) => withRevocations(await ApiKeys.find({ userId }).sort({ createdAt: 1, id: 1 }).lean()),
+      // The unique keyId index admits one mark, so the first revocation's time is kept.
+      async revoke(id, at) {
+        const key = await ApiKeys.findOne({ id }, { userId: 1 }).lean();
+        if (!key) return false;
+        try {
+          await ApiKeyRevocations.insertOne({ keyId: id, userId: key.userId, revokedAt: at });
+          return true;
+        } catch (err) {
+          if (isDuplicateKey(err)) return false;
+          throw err;
+        }
+      },
+      // Parallel touches may overwrite one another's time; any recent use will do.
+      async touch(id, at) {
+        await ApiKeys.updateOne({ id }, { $set: { lastUsedAt: at } });
+      },
+      async deleteForUser(userId) {
+        await ApiKeys.deleteMany({ userId });
+        await ApiKeyRevocations.deleteMany({ userId });
+      },
+    }),
+    audit: guard<AuditRepository>({
+      async append({ id, at, action, actor, target, ip, details }) {
+        await Audit.insertOne({
+          id,
+          at,
+          action,
+          actorType: actor.type,
+          actorId: actor.id,
+          apiKeyId: actor.apiKeyId ?? null,
+          targetType: target?.type ?? null,
+          targetId: target?.id ?? null,
+          ip,
+          details: JSON.stringify(details),
+        });
+      },
+      list: async (query) => (await Audit.find(auditFilter(query)).sort({ id: -1 }).limit(query.limit).lean()).map(toAuditEvent),
     }),
     signingKeys: guard<SigningKeyRepository>({
       list: async () => (await SigningKeys.find().sort({ createdAt: 1, kid: 1 }).lean()).map(toSigningKey),
@@ -314,6 +441,14 @@ function isDuplicateKey(err: unknown): boolean {
 }
 
 /**
+ * FerretDB 1.24 (SQLite backend) refuses an update that breaks a unique index not with a
+ * duplicate key (11000) but with InternalError (1) and SQLite's message (measured).
+ */
+function isUniqueViolationOfUpdate(err: unknown): boolean {
+  return err instanceof mongoose.mongo.MongoServerError && err.code === 1 && /UNIQUE constraint failed/.test(err.message);
+}
+
+/**
  * Two first upserts of one key race to insert; MongoDB retries the loser itself, FerretDB
  * reports a duplicate key. Retried once, the loser finds and updates the winner's document.
  */
@@ -369,10 +504,39 @@ function toBuffer(image: Buffer | mongoose.mongo.Binary): Buffer {
   return Buffer.from(image instanceof mongoose.mongo.Binary ? image.value() : image);
 }
 
+/** Reads documents of older versions too: see {@link UserDoc}. */
 function toUser(doc: UserDoc | null): UserRecord | undefined {
   if (!doc) return undefined;
-  const { id, email, emailVerified, name, passwordHash, isAdmin, theme = 'system', createdAt, updatedAt } = doc;
-  return { id, email, emailVerified, name, passwordHash, isAdmin, theme, createdAt, updatedAt };
+  const { id, email, emailVerified, name, passwordHash, isAdmin, theme = 'system', status = 'active', createdAt, updatedAt } = doc;
+  const role = doc.role ?? (isAdmin ? 'admin' : 'viewer');
+  return { id, email, emailVerified, name, passwordHash, role, status, theme, createdAt, updatedAt };
+}
+
+/**
+ * The filter of a user listing. Documents of older versions have `isAdmin` instead of a
+ * role and no status (see {@link UserDoc}); the role and status conditions match them as
+ * {@link toUser} reads them.
+ */
+function userFilter({ email, role, status, after }: UserQuery): mongoose.QueryFilter<UserDoc> {
+  const emailCondition = {
+    // Emails are stored lower-cased; the needle is literal text, not a pattern.
+    ...(email !== undefined && { $regex: escapeRegExp(email.toLowerCase()) }),
+    ...(after !== undefined && { $gt: after }),
+  };
+  const legacyRole = role === 'admin' ? { isAdmin: true } : { isAdmin: { $ne: true } };
+  const conditions = [
+    ...(role ? [{ $or: [{ role }, { role: { $exists: false }, ...legacyRole }] }] : []),
+    ...(status === 'active' ? [{ $or: [{ status }, { status: { $exists: false } }] }] : status ? [{ status }] : []),
+  ];
+  return {
+    ...(Object.keys(emailCondition).length > 0 && { email: emailCondition }),
+    ...(conditions.length > 0 && { $and: conditions }),
+  };
+}
+
+/** Escapes every character a regular expression treats specially. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function toClient({ clientId, metadata, secretCiphertext, createdAt, updatedAt }: ClientDoc): ClientRecord {
@@ -389,6 +553,41 @@ function toIdentity(doc: IdentityDoc | null): IdentityRecord | undefined {
   if (!doc) return undefined;
   const { provider, subject, userId, email, name, picture, createdAt } = doc;
   return { provider, subject, userId, email, name, picture, createdAt };
+}
+
+function toPermission({ userId, toolId, level, createdAt, updatedAt }: PermissionDoc): PermissionRecord {
+  return { userId, toolId, level, createdAt, updatedAt };
+}
+
+function toApiKey(doc: ApiKeyDoc, revokedAt: number | undefined): ApiKeyRecord {
+  const { id, userId, name, keyHash, prefix, toolId, readOnly, createdAt, expiresAt, lastUsedAt } = doc;
+  return { id, userId, name, keyHash, prefix, toolId, readOnly, createdAt, expiresAt, lastUsedAt, revokedAt: revokedAt ?? null };
+}
+
+/** The filter of an audit listing; `since` and `until` are inclusive, `before` is not. */
+function auditFilter({ action, actorId, targetId, since, until, before }: AuditQuery): mongoose.QueryFilter<AuditDoc> {
+  const at = { ...(since !== undefined && { $gte: since }), ...(until !== undefined && { $lte: until }) };
+  return {
+    ...(action !== undefined && { action }),
+    ...(actorId !== undefined && { actorId }),
+    ...(targetId !== undefined && { targetId }),
+    ...(Object.keys(at).length > 0 && { at }),
+    ...(before !== undefined && { id: { $lt: before } }),
+  };
+}
+
+function toAuditEvent(doc: AuditDoc): AuditEvent {
+  const { id, at, action, actorType, actorId, apiKeyId, targetType, targetId, ip, details } = doc;
+  return {
+    id,
+    at,
+    action,
+    // apiKeyId is absent, not undefined or null, when no key was used.
+    actor: { type: actorType, id: actorId, ...(apiKeyId !== null && { apiKeyId }) },
+    target: targetType !== null && targetId !== null ? { type: targetType, id: targetId } : null,
+    ip,
+    details: JSON.parse(details) as Record<string, unknown>,
+  };
 }
 
 function toSigningKey(doc: SigningKeyDoc): SigningKeyRecord {

@@ -1,5 +1,19 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
-import type { ActionTokenRecord, AvatarRecord, ClientRecord, IdentityRecord, SigningKeyRecord, Theme, TotpRecord, UserRecord } from '../../src/store/port.js';
+import type {
+  ActionTokenRecord,
+  ApiKeyRecord,
+  AuditEvent,
+  AvatarRecord,
+  ClientRecord,
+  IdentityRecord,
+  PermissionRecord,
+  Role,
+  SigningKeyRecord,
+  Theme,
+  TotpRecord,
+  UserRecord,
+  UserStatus,
+} from '../../src/store/port.js';
 
 // The documents suit FerretDB 1.24 as well as MongoDB: payloads and JWKs are JSON strings
 // (oidc-provider payloads hold nested arrays and keys with dots, which FerretDB cannot
@@ -27,12 +41,14 @@ import type { ActionTokenRecord, AvatarRecord, ClientRecord, IdentityRecord, Sig
 // index keeps it to one token per user and purpose, as SQLite's transaction does.
 //
 // Caveat, not solved here: because updates rewrite the whole document, setPasswordHash,
-// setEmailVerified and updateProfile running at once for one user can undo each other
+// setEmailVerified and update running at once for one user can undo each other
 // (measured: two parallel $set of different fields kept only one, every time). Callers
 // must not run them at once for one user.
 //
-// User documents written before `theme` existed lack it, and are not backfilled: that
-// would be one more whole-document update racing the ones above. Reads default it instead.
+// User documents written before `theme`, `role` and `status` existed lack them, and are
+// not backfilled: that would be one more whole-document update racing the ones above.
+// Reads default them instead (`role` from the old `isAdmin`), and the role and status
+// filters of a listing match such documents too.
 //
 // Second factors follow the same rules. A used TOTP step is a document of its own in
 // `totp_steps`, whose unique (userId, step) index admits exactly one claim of a step; a
@@ -45,6 +61,20 @@ import type { ActionTokenRecord, AvatarRecord, ClientRecord, IdentityRecord, Sig
 // Linked upstream identities are never updated: link inserts and its unique (provider,
 // subject) index admits exactly one of parallel links of one identity; unlink is a
 // deleteOne, whose deletedCount says whether it removed one.
+//
+// A permission is one document per (userId, toolId), kept to one by a unique index: of
+// parallel first grants one inserts, and the others, refused, update its document.
+//
+// An API key's revocation is not a field of the key but a document of its own in
+// `api_key_revocations`, like a consumption mark: `touch` rewrites the key's document on
+// every use, and on FerretDB a touch that read the key just before a revocation would
+// write `revokedAt: null` back (measured: 10 touches alongside a revocation undid it in
+// 18 of 20 trials), so a key in use could not be revoked reliably. The
+// unique keyId index of the marks also makes the first of parallel revocations the only
+// one, and its time the one kept.
+//
+// Audit events are inserted and never changed; `details` is arbitrary JSON, so it is
+// stored as a string (see oidc payloads above).
 
 /** An oidc-provider record: the payload as JSON plus the fields it is looked up by. */
 export interface OidcDoc {
@@ -61,8 +91,12 @@ export interface OidcDoc {
 }
 /** The consumption mark of an oidc record; expiresAt follows the record's. */
 export type ConsumedDoc = Pick<OidcDoc, 'model' | 'id' | 'expiresAt'> & { consumedAt: number };
-/** A user; `theme` is missing from documents written before it existed (read as 'system'). */
-export type UserDoc = Omit<UserRecord, 'theme'> & { theme?: Theme };
+/**
+ * A user. Documents written by older versions lack `theme` (read as 'system'), `status`
+ * (read as 'active') and `role`, having `isAdmin` instead (read as 'admin' or 'viewer').
+ * New writes store `role` and `status`, never `isAdmin`.
+ */
+export type UserDoc = Omit<UserRecord, 'theme' | 'role' | 'status'> & { theme?: Theme; role?: Role; status?: UserStatus; isAdmin?: boolean };
 /** Client and signing-key documents hold their JSON objects as strings. */
 export type ClientDoc = Omit<ClientRecord, 'metadata'> & { metadata: string };
 /** @see ClientDoc */
@@ -101,12 +135,44 @@ export interface RecoveryCodeDoc {
 /** An upstream identity linked to a user; inserted whole and never updated (see above). */
 export type IdentityDoc = IdentityRecord;
 
+/** A user's level in one tool; one document per (userId, toolId). */
+export type PermissionDoc = PermissionRecord;
+
+/** An API key without its revocation, which is a document of its own (see {@link ApiKeyRevocationDoc}). */
+export type ApiKeyDoc = Omit<ApiKeyRecord, 'revokedAt'>;
+
+/** The revocation of an API key, one per keyId; userId serves deleteForUser. */
+export interface ApiKeyRevocationDoc {
+  keyId: string;
+  userId: string;
+  revokedAt: number;
+}
+
+/**
+ * An audit event, flattened so that each filter is a top-level indexed field: `actor` and
+ * `target` as separate fields (null where absent), `details` as JSON.
+ */
+export interface AuditDoc {
+  id: string;
+  at: number;
+  action: string;
+  actorType: AuditEvent['actor']['type'];
+  actorId: string | null;
+  /** Null when no API key was used; the record then has no `apiKeyId` at all. */
+  apiKeyId: string | null;
+  targetType: string | null;
+  targetId: string | null;
+  ip: string | null;
+  details: string;
+}
+
 /** How long a consumption mark outlives its record. */
 export const MARK_GRACE_SECONDS = 300;
 
 const options = { versionKey: false, id: false } as const;
 const nullableString = { type: String, default: null };
 const nullableDate = { type: Date, default: null };
+const nullableNumber = { type: Number, default: null };
 const requiredString = { type: String, required: true };
 const requiredNumber = { type: Number, required: true };
 
@@ -135,7 +201,10 @@ export function defineModels(conn: Connection) {
       emailVerified: { type: Boolean, required: true },
       name: nullableString,
       passwordHash: nullableString,
-      isAdmin: { type: Boolean, required: true },
+      role: { type: String, enum: ['admin', 'viewer'] },
+      status: { type: String, enum: ['active', 'disabled'] },
+      // Only in documents of older versions; declared so queries and updates may name it.
+      isAdmin: Boolean,
       theme: { type: String, enum: ['light', 'dark', 'system'] },
       createdAt: requiredNumber,
       updatedAt: requiredNumber,
@@ -154,7 +223,7 @@ export function defineModels(conn: Connection) {
       privateJwkCiphertext: requiredString,
       createdAt: requiredNumber,
       activatesAt: requiredNumber,
-      retiresAt: { type: Number, default: null },
+      retiresAt: nullableNumber,
     }, options), 'signing_keys'),
     ActionTokens: conn.model('ActionToken', new Schema<ActionTokenDoc>({
       tokenHash: requiredString,
@@ -199,6 +268,42 @@ export function defineModels(conn: Connection) {
       picture: nullableString,
       createdAt: requiredNumber,
     }, options), 'identities'),
+    Permissions: conn.model('Permission', new Schema<PermissionDoc>({
+      userId: requiredString,
+      toolId: requiredString,
+      level: { type: String, enum: ['read', 'write', 'admin'], required: true },
+      createdAt: requiredNumber,
+      updatedAt: requiredNumber,
+    }, options), 'permissions'),
+    ApiKeys: conn.model('ApiKey', new Schema<ApiKeyDoc>({
+      id: requiredString,
+      userId: requiredString,
+      name: requiredString,
+      keyHash: requiredString,
+      prefix: requiredString,
+      toolId: nullableString,
+      readOnly: { type: Boolean, required: true },
+      createdAt: requiredNumber,
+      expiresAt: nullableNumber,
+      lastUsedAt: nullableNumber,
+    }, options), 'api_keys'),
+    ApiKeyRevocations: conn.model('ApiKeyRevocation', new Schema<ApiKeyRevocationDoc>({
+      keyId: requiredString,
+      userId: requiredString,
+      revokedAt: requiredNumber,
+    }, options), 'api_key_revocations'),
+    Audit: conn.model('AuditEvent', new Schema<AuditDoc>({
+      id: requiredString,
+      at: requiredNumber,
+      action: requiredString,
+      actorType: { type: String, enum: ['user', 'client', 'anonymous'], required: true },
+      actorId: nullableString,
+      apiKeyId: nullableString,
+      targetType: nullableString,
+      targetId: nullableString,
+      ip: nullableString,
+      details: requiredString,
+    }, options), 'audit'),
   };
 }
 
@@ -240,6 +345,24 @@ export async function createIndexes(conn: Connection): Promise<void> {
     [db.collection('identities'), { provider: 1, subject: 1 }, true],
     // listForUser (sorted by createdAt, provider), unlink and deleteForUser.
     [db.collection('identities'), { userId: 1 }, false],
+    // One permission per user and tool: of parallel first grants exactly one inserts.
+    // Also serves listForUser (ordered by toolId) and deleteForUser (a prefix).
+    [db.collection('permissions'), { userId: 1, toolId: 1 }, true],
+    // listForTool (ordered by userId) and deleteForTool.
+    [db.collection('permissions'), { toolId: 1, userId: 1 }, false],
+    [db.collection('api_keys'), { id: 1 }, true],
+    [db.collection('api_keys'), { keyHash: 1 }, true],
+    // listForUser (sorted by createdAt, id) and deleteForUser.
+    [db.collection('api_keys'), { userId: 1 }, false],
+    // One revocation per key: of parallel revocations exactly one inserts.
+    [db.collection('api_key_revocations'), { keyId: 1 }, true],
+    [db.collection('api_key_revocations'), { userId: 1 }, false],
+    // The audit log is listed newest first by id; each filter has its own index.
+    [db.collection('audit'), { id: 1 }, true],
+    [db.collection('audit'), { action: 1, id: 1 }, false],
+    [db.collection('audit'), { actorId: 1, id: 1 }, false],
+    [db.collection('audit'), { targetId: 1, id: 1 }, false],
+    [db.collection('audit'), { at: 1 }, false],
   ] as const;
   for (const [collection, keys, unique] of indexes) await collection.createIndex(keys, { unique });
 

@@ -11,9 +11,13 @@ import {
   type OidcPayload,
   type SigningKeyRecord,
   type Store,
+  type Role,
   type Theme,
   type UserRecord,
+  type UserStatus,
 } from '../../src/store/port.js';
+import { sqliteApiKeys, sqliteAudit, sqlitePermissions } from './access.js';
+import { isUniqueViolation } from './errors.js';
 import { migrate } from './schema.js';
 
 /**
@@ -80,10 +84,14 @@ export async function openSqliteStore(url: string): Promise<Store> {
       VALUES (@provider, @subject, @userId, @email, @name, @picture, @createdAt)`),
     identityDelete: db.prepare('DELETE FROM identities WHERE user_id = ? AND provider = ? AND subject = ?'),
     identityDeleteUser: db.prepare('DELETE FROM identities WHERE user_id = ?'),
-    userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, is_admin, theme, created_at, updated_at)
-      VALUES (@id, @email, @emailVerified, @name, @passwordHash, @isAdmin, @theme, @createdAt, @updatedAt)`),
-    userUpdateProfile: db.prepare(`UPDATE users SET name = CASE WHEN @setName THEN @name ELSE name END,
-      theme = COALESCE(@theme, theme), updated_at = @now WHERE id = @id`),
+    userInsert: db.prepare(`INSERT INTO users (id, email, email_verified, name, password_hash, role, status, theme, created_at, updated_at)
+      VALUES (@id, @email, @emailVerified, @name, @passwordHash, @role, @status, @theme, @createdAt, @updatedAt)`),
+    // Each field changes only when given (a null name is a change, hence the set flag).
+    userUpdate: db.prepare(`UPDATE users SET name = CASE WHEN @setName THEN @name ELSE name END,
+      email = COALESCE(@email, email), email_verified = COALESCE(@emailVerified, email_verified), role = COALESCE(@role, role),
+      status = COALESCE(@status, status), theme = COALESCE(@theme, theme), updated_at = @now WHERE id = @id`),
+    userList: db.prepare(`SELECT * FROM users WHERE (@email IS NULL OR instr(email, @email) > 0) AND (@role IS NULL OR role = @role)
+      AND (@status IS NULL OR status = @status) AND (@after IS NULL OR email > @after) ORDER BY email LIMIT @limit`),
     userDelete: db.prepare('DELETE FROM users WHERE id = ?'),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
     userByEmail: db.prepare('SELECT * FROM users WHERE email = ?'),
@@ -97,6 +105,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
         secret_ciphertext = excluded.secret_ciphertext, updated_at = excluded.updated_at`),
     clientFind: db.prepare('SELECT * FROM clients WHERE client_id = ?'),
     clientList: db.prepare('SELECT * FROM clients ORDER BY created_at, client_id'),
+    clientDelete: db.prepare('DELETE FROM clients WHERE client_id = ?'),
     keyList: db.prepare('SELECT * FROM signing_keys ORDER BY created_at, kid'),
     keyInsert: db.prepare(`INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_ciphertext, created_at, activates_at, retires_at)
       VALUES (@kid, @alg, @publicJwk, @privateJwkCiphertext, @createdAt, @activatesAt, @retiresAt)`),
@@ -147,9 +156,16 @@ export async function openSqliteStore(url: string): Promise<Store> {
     },
     users: {
       async create(user) {
-        const record: UserRecord = { ...user, email: user.email.toLowerCase(), theme: user.theme ?? 'system', createdAt: now(), updatedAt: now() };
+        const record: UserRecord = {
+          ...user,
+          email: user.email.toLowerCase(),
+          theme: user.theme ?? 'system',
+          status: user.status ?? 'active',
+          createdAt: now(),
+          updatedAt: now(),
+        };
         try {
-          s.userInsert.run({ ...record, emailVerified: +record.emailVerified, isAdmin: +record.isAdmin });
+          s.userInsert.run({ ...record, emailVerified: +record.emailVerified });
         } catch (err) {
           if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${record.email} exists`);
           throw err;
@@ -166,10 +182,31 @@ export async function openSqliteStore(url: string): Promise<Store> {
       async setEmailVerified(id) {
         if (s.userSetVerified.run(now(), id).changes !== 1) throw new NotFoundError(`user ${id}`);
       },
-      async updateProfile(id, changes) {
-        const params = { id, setName: +('name' in changes), name: changes.name ?? null, theme: changes.theme ?? null, now: now() };
-        if (s.userUpdateProfile.run(params).changes !== 1) throw new NotFoundError(`user ${id}`);
+      async update(id, changes) {
+        const params = {
+          id,
+          setName: +('name' in changes),
+          name: changes.name ?? null,
+          email: changes.email?.toLowerCase() ?? null,
+          emailVerified: changes.emailVerified === undefined ? null : +changes.emailVerified,
+          role: changes.role ?? null,
+          status: changes.status ?? null,
+          theme: changes.theme ?? null,
+          now: now(),
+        };
+        let changed: number;
+        try {
+          changed = s.userUpdate.run(params).changes;
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${params.email} exists`);
+          throw err;
+        }
+        if (changed !== 1) throw new NotFoundError(`user ${id}`);
       },
+      list: async ({ email, role, status, after, limit }) =>
+        s.userList
+          .all({ email: email?.toLowerCase() ?? null, role: role ?? null, status: status ?? null, after: after ?? null, limit })
+          .map((row) => toUser(row)!),
       delete: async (id) => s.userDelete.run(id).changes === 1,
     },
     clients: {
@@ -179,6 +216,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
       },
       find: async (id) => toClient(s.clientFind.get(id)),
       list: async () => s.clientList.all().map((r) => toClient(r)!),
+      delete: async (id) => s.clientDelete.run(id).changes === 1,
     },
     signingKeys: {
       list: async () => s.keyList.all().map(toSigningKey),
@@ -272,6 +310,9 @@ export async function openSqliteStore(url: string): Promise<Store> {
         s.identityDeleteUser.run(userId);
       },
     },
+    permissions: sqlitePermissions(db),
+    apiKeys: sqliteApiKeys(db),
+    audit: sqliteAudit(db),
     async ping() {
       db.prepare('SELECT 1').get();
     },
@@ -283,11 +324,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
   };
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Error && 'code' in err && String(err.code).startsWith('SQLITE_CONSTRAINT');
-}
-
-interface UserRow { id: string; email: string; email_verified: number; name: string | null; password_hash: string | null; is_admin: number; theme: Theme; created_at: number; updated_at: number }
+interface UserRow { id: string; email: string; email_verified: number; name: string | null; password_hash: string | null; role: Role; status: UserStatus; theme: Theme; created_at: number; updated_at: number }
 interface ClientRow { client_id: string; metadata: string; secret_ciphertext: string | null; created_at: number; updated_at: number }
 interface ActionTokenRow { token_hash: string; purpose: ActionPurpose; user_id: string; data: string; created_at: number; expires_at: number }
 interface SigningKeyRow { kid: string; alg: string; public_jwk: string; private_jwk_ciphertext: string; created_at: number; activates_at: number; retires_at: number | null }
@@ -301,7 +338,8 @@ function toUser(row: unknown): UserRecord | undefined {
     emailVerified: r.email_verified === 1,
     name: r.name,
     passwordHash: r.password_hash,
-    isAdmin: r.is_admin === 1,
+    role: r.role,
+    status: r.status,
     theme: r.theme,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

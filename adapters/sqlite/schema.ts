@@ -120,6 +120,54 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX identities_user ON identities (user_id);
   `,
+  `
+  ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'viewer';
+  ALTER TABLE users ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+  UPDATE users SET role = 'admin' WHERE is_admin = 1;
+  ALTER TABLE users DROP COLUMN is_admin;
+
+  CREATE TABLE permissions (
+    user_id TEXT NOT NULL,
+    tool_id TEXT NOT NULL,
+    level TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, tool_id)
+  );
+  CREATE INDEX permissions_tool ON permissions (tool_id, user_id);
+
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    tool_id TEXT,
+    read_only INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  );
+  CREATE INDEX api_keys_user ON api_keys (user_id, created_at);
+
+  CREATE TABLE audit_events (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    actor_type TEXT NOT NULL,
+    actor_id TEXT,
+    actor_api_key_id TEXT,
+    target_type TEXT,
+    target_id TEXT,
+    ip TEXT,
+    details TEXT NOT NULL
+  );
+  CREATE INDEX audit_events_at ON audit_events (at);
+  CREATE INDEX audit_events_action ON audit_events (action, id);
+  CREATE INDEX audit_events_actor ON audit_events (actor_id, id);
+  CREATE INDEX audit_events_target ON audit_events (target_id, id);
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

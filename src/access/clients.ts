@@ -5,6 +5,7 @@ import type { Secrets } from '../security/secrets.js';
 import type { Store } from '../store/port.js';
 
 const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+const SECRET_AUTH_METHODS: Array<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'> = ['client_secret_basic', 'client_secret_post'];
 
 const isLoopback = (u: URL) => ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
 
@@ -28,6 +29,8 @@ export const clientInputSchema = z
       .regex(/^[A-Za-z0-9._~-]{3,128}$/, { error: 'must be 3–128 characters of A–Z a–z 0–9 . _ ~ -' })
       .optional(),
     client_name: z.string().trim().min(1).max(200),
+    /** The tool's home page, shown to people (OIDC `client_uri`). */
+    client_uri: z.url({ error: 'must be an absolute URL' }).max(2000).optional(),
     redirect_uris: z.array(registeredUri).default([]),
     post_logout_redirect_uris: z.array(registeredUri).default([]),
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
@@ -41,6 +44,13 @@ export const clientInputSchema = z
     backchannel_logout_session_required: z.boolean().default(true),
     /** Every sign-in to this tool must use a second factor (people without one enrol first). */
     require_mfa: z.boolean().default(false),
+    /** Only people with a permission for this tool may sign in to it. */
+    restricted: z.boolean().default(false),
+    /** How a confidential client authenticates at the token endpoint. */
+    token_endpoint_auth_method: z.enum(SECRET_AUTH_METHODS.concat('private_key_jwt')).optional(),
+    /** For private_key_jwt: where the client publishes its public keys, or the keys themselves. */
+    jwks_uri: z.url({ error: 'must be an absolute URL' }).startsWith('https:', { error: 'must be an https URL' }).optional(),
+    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) }).optional(),
     /** Only for clients seeded from CLIENTS_FILE, where the team manages the secret. */
     client_secret: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   })
@@ -55,6 +65,13 @@ export const clientInputSchema = z
     if (c.public && c.client_secret) {
       ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'a public client has no secret' });
     }
+    if (c.public && c.token_endpoint_auth_method) {
+      ctx.addIssue({ code: 'custom', path: ['token_endpoint_auth_method'], message: 'a public client does not authenticate' });
+    }
+    const keyAuth = c.token_endpoint_auth_method === 'private_key_jwt';
+    if (keyAuth && !c.jwks && !c.jwks_uri) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'private_key_jwt needs jwks or jwks_uri' });
+    if (keyAuth && c.client_secret) ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'a private_key_jwt client has no secret' });
+    if (c.jwks && c.jwks_uri) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'give jwks or jwks_uri, not both' });
   });
 export type ClientInput = z.input<typeof clientInputSchema>;
 
@@ -67,8 +84,15 @@ export interface RegisteredClient {
 
 const secretContext = (clientId: string) => `client-secret:${clientId}`;
 
-/** Creates or replaces a client; a confidential client gets a fresh 256-bit secret unless one is given. */
-export async function registerClient(store: Store, secrets: Secrets, input: ClientInput): Promise<RegisteredClient> {
+const usesSecret = (c: ClientSettings) => !c.public && c.token_endpoint_auth_method !== 'private_key_jwt';
+type ClientSettings = z.output<typeof clientInputSchema>;
+
+/**
+ * Creates or replaces a client. A client authenticating by secret gets a fresh 256-bit
+ * one (returned once) unless one is given, or unless `keepSecret` is set and it has one:
+ * editing a tool must not break its deployed secret.
+ */
+export async function registerClient(store: Store, secrets: Secrets, input: ClientInput, options: { keepSecret?: boolean } = {}): Promise<RegisteredClient> {
   const c = clientInputSchema.parse(input);
   const clientId = c.client_id ?? randomBytes(16).toString('base64url');
   const metadata: Record<string, unknown> = {
@@ -78,19 +102,24 @@ export async function registerClient(store: Store, secrets: Secrets, input: Clie
     post_logout_redirect_uris: c.post_logout_redirect_uris,
     grant_types: c.grant_types,
     response_types: c.grant_types.includes('authorization_code') ? ['code'] : [],
-    token_endpoint_auth_method: c.public ? 'none' : 'client_secret_basic',
+    token_endpoint_auth_method: c.public ? 'none' : (c.token_endpoint_auth_method ?? 'client_secret_basic'),
     require_mfa: c.require_mfa,
+    restricted: c.restricted,
+    ...(c.client_uri ? { client_uri: c.client_uri } : {}),
+    ...(c.jwks ? { jwks: c.jwks } : {}),
+    ...(c.jwks_uri ? { jwks_uri: c.jwks_uri } : {}),
     ...(c.scope ? { scope: c.scope } : {}),
     ...(c.id_token_signed_response_alg ? { id_token_signed_response_alg: c.id_token_signed_response_alg } : {}),
     ...(c.backchannel_logout_uri
       ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: c.backchannel_logout_session_required }
       : {}),
   };
-  const secret = c.public ? undefined : (c.client_secret ?? randomBytes(32).toString('base64url'));
+  const kept = options.keepSecret && usesSecret(c) && !c.client_secret ? (await store.clients.find(clientId))?.secretCiphertext : null;
+  const secret = kept || !usesSecret(c) ? undefined : (c.client_secret ?? randomBytes(32).toString('base64url'));
   await store.clients.upsert({
     clientId,
     metadata,
-    secretCiphertext: secret ? secrets.encrypt(secret, secretContext(clientId)) : null,
+    secretCiphertext: kept ?? (secret ? secrets.encrypt(secret, secretContext(clientId)) : null),
   });
   return { client_id: clientId, ...(secret && !c.client_secret ? { client_secret: secret } : {}), ...metadata };
 }
@@ -126,7 +155,7 @@ export async function seedClientsFromFile(store: Store, secrets: Secrets, path: 
   }
   const ids: string[] = [];
   for (const input of parsed.data) {
-    if (!input.public && !input.client_secret) throw new Error(`CLIENTS_FILE: client ${input.client_id} is confidential and needs a client_secret`);
+    if (usesSecret(input) && !input.client_secret) throw new Error(`CLIENTS_FILE: client ${input.client_id} is confidential and needs a client_secret`);
     ids.push((await registerClient(store, secrets, input)).client_id);
   }
   return ids;

@@ -1,10 +1,12 @@
 import type { Logger } from '../logger.js';
 import type { Mailer } from '../mail/mailer.js';
+import type { AuditLog } from '../security/audit.js';
 import type { Store } from '../store/port.js';
 
-/** What the account flows need: the store, outgoing mail, the issuer links point at, a log. */
+/** What the account flows need: the store, outgoing mail, the issuer links point at, logs. */
 export interface AccountDeps {
   readonly store: Store;
+  readonly audit: AuditLog;
   readonly mailer: Mailer;
   readonly issuer: string;
   readonly logger: Logger;

@@ -4,6 +4,7 @@ import type { UserRecord } from '../store/port.js';
 import { inBackground, type AccountDeps } from './deps.js';
 import { checkPassword } from './password-policy.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import { deleteUserAndData } from './users.js';
 
 export const profileSchema = z.object({
   name: z.string().trim().min(1, { error: 'Enter a name of 1 to 100 characters.' }).max(100, { error: 'Use at most 100 characters.' }),
@@ -22,7 +23,7 @@ export async function updateProfile(deps: AccountDeps, user: UserRecord, input: 
     for (const issue of parsed.error.issues) errors[(issue.path[0] as ProfileField | undefined) ?? 'body'] ??= issue.message;
     return { ok: false, errors };
   }
-  await deps.store.users.updateProfile(user.id, parsed.data);
+  await deps.store.users.update(user.id, parsed.data);
   return { ok: true };
 }
 
@@ -43,18 +44,10 @@ export async function changePassword(deps: AccountDeps, user: UserRecord, sessio
   return { ok: true };
 }
 
-/**
- * Deletes the account after re-authentication, and everything hanging off it on either
- * store: sessions, grants, codes, tokens, pending mailed links.
- */
+/** Deletes the account, and everything hanging off it, after re-authentication. */
 export async function deleteAccount(deps: AccountDeps, user: UserRecord, password: string): Promise<boolean> {
   if (!(await verifyPassword(user.passwordHash, password))) return false;
-  await deps.store.oidc.revokeByAccount(user.id);
-  await deps.store.actionTokens.deleteForUser(user.id);
-  await deps.store.avatars.delete(user.id);
-  await deps.store.secondFactors.deleteAll(user.id);
-  await deps.store.identities.deleteForUser(user.id);
-  await deps.store.users.delete(user.id);
+  await deleteUserAndData(deps.store, user.id);
   deps.logger.info('account deleted', { userId: user.id });
   return true;
 }

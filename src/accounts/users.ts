@@ -10,7 +10,7 @@ export const newUserSchema = z.object({
     .min(MIN_PASSWORD_LENGTH, { error: `must be at least ${MIN_PASSWORD_LENGTH} characters` })
     .max(MAX_PASSWORD_LENGTH, { error: `must be at most ${MAX_PASSWORD_LENGTH} characters` }),
   name: z.string().trim().min(1).max(100).optional(),
-  isAdmin: z.boolean().default(false),
+  role: z.enum(['admin', 'viewer']).default('viewer'),
 });
 export type NewUserInput = z.input<typeof newUserSchema>;
 
@@ -23,7 +23,7 @@ export async function createUser(store: Store, input: NewUserInput): Promise<Use
     emailVerified: false,
     name: valid.name ?? null,
     passwordHash: await hashPassword(valid.password),
-    isAdmin: valid.isAdmin,
+    role: valid.role,
   });
 }
 
@@ -39,4 +39,20 @@ export async function authenticate(store: Store, email: string, password: string
     await store.users.upgradePasswordHash(user.id, user.passwordHash, await hashPassword(password));
   }
   return user;
+}
+
+/**
+ * Deletes the user and everything hanging off them on either store: sessions, grants,
+ * codes and tokens first (so nothing stays usable if this is cut short), then API keys,
+ * permissions, mailed links, picture, second factor and upstream identities, the user last.
+ */
+export async function deleteUserAndData(store: Store, userId: string): Promise<boolean> {
+  await store.oidc.revokeByAccount(userId);
+  await store.apiKeys.deleteForUser(userId);
+  await store.permissions.deleteForUser(userId);
+  await store.actionTokens.deleteForUser(userId);
+  await store.avatars.delete(userId);
+  await store.secondFactors.deleteAll(userId);
+  await store.identities.deleteForUser(userId);
+  return store.users.delete(userId);
 }

@@ -36,13 +36,13 @@ export async function resolveUpstreamAccount(store: Store, provider: string, pro
   if (existing) {
     userId = existing.id;
     outcome = 'linked';
-    if (!existing.name && profile.name) await store.users.updateProfile(existing.id, { name: profile.name.slice(0, 100) });
+    if (!existing.name && profile.name) await store.users.update(existing.id, { name: profile.name.slice(0, 100) });
   } else {
     if (!email) return { ok: false, message: 'The provider did not share an email address, which an account needs.' };
     userId = randomUUID();
     outcome = 'created';
     try {
-      await store.users.create({ id: userId, email, emailVerified: profile.emailVerified, name: profile.name?.slice(0, 100) ?? null, passwordHash: null, isAdmin: false });
+      await store.users.create({ id: userId, email, emailVerified: profile.emailVerified, name: profile.name?.slice(0, 100) ?? null, passwordHash: null, role: 'viewer' });
     } catch (err) {
       if (err instanceof AlreadyExistsError) return { ok: false, message: TAKEN_UNVERIFIED };
       throw err;

@@ -32,7 +32,7 @@ const UNREACHABLE = 'That sign-in provider cannot be reached right now. Sign in 
  */
 export function federationRouter(live: LiveProvider, deps: AccountDeps, csrf: Csrf, upstreams: UpstreamClients): Router {
   const router = new Router();
-  const { load, afterFirstFactor } = interactionSteps(live, deps.store);
+  const { load, afterFirstFactor } = interactionSteps(live, deps);
   const callbackUrl = (provider: string) => `${deps.issuer}/upstream/${provider}/callback`;
   const park = (tokenHash: string, data: Record<string, string>) => {
     const now = Date.now();

@@ -4,8 +4,9 @@ import { ACTION_TOKEN_TTL_SECONDS, hashActionToken } from '../accounts/action-to
 import { HttpError } from '../http/errors.js';
 import { hasSecondFactor } from '../mfa/second-factor.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
-import { MFA_REQUIRED } from '../oidc/mfa-policy.js';
+import { MFA_REQUIRED } from '../oidc/interaction-policy.js';
 import type { Store } from '../store/port.js';
+import type { AccountDeps } from '../accounts/deps.js';
 
 export type InteractionDetails = Awaited<ReturnType<LiveProvider['provider']['interactionDetails']>>;
 
@@ -33,7 +34,7 @@ export async function markSecondFactorPending(store: Store, uid: string, userId:
  * to it by oidc-provider's interaction cookie, so another browser's uid fails) and
  * finish it with a result, which sends the browser back into the authorization flow.
  */
-export function interactionSteps(live: LiveProvider, store: Store) {
+export function interactionSteps(live: LiveProvider, { store, audit }: Pick<AccountDeps, 'store' | 'audit'>) {
   async function load(ctx: Context, expectedPrompt?: string): Promise<InteractionDetails> {
     let details: InteractionDetails;
     try {
@@ -53,15 +54,28 @@ export function interactionSteps(live: LiveProvider, store: Store) {
     ctx.redirect(redirectTo);
   }
 
+  /** Finishes the sign-in as the user, and records it. */
+  async function signIn(ctx: Context, details: InteractionDetails, userId: string, login: { amr: string[]; acr?: string }): Promise<void> {
+    await finish(ctx, { login: { accountId: userId, ...login } }, false);
+    await audit.record('login.succeeded', {
+      actor: { type: 'user', id: userId },
+      target: { type: 'user', id: userId },
+      ip: ctx.ip,
+      details: { tool: String(details.params.client_id), amr: login.amr },
+    });
+  }
+
   /**
    * After a first factor: a person with 2FA goes to the second-factor step (the pending
    * state is bound to this interaction, itself bound to this browser); anyone else is
    * signed in.
    */
   async function afterFirstFactor(ctx: Context, details: InteractionDetails, userId: string, method: FirstFactor): Promise<'signed-in' | 'second-factor'> {
+    // Only a person who proved who they are learns that their account is disabled.
+    if ((await store.users.findById(userId))?.status !== 'active') throw new HttpError(403, 'access_denied', 'This account is disabled. Ask an administrator.');
     const enrolled = await hasSecondFactor(store, userId);
     if (!enrolled && !details.prompt.reasons.includes(MFA_REQUIRED)) {
-      await finish(ctx, { login: { accountId: userId, amr: [method] } }, false);
+      await signIn(ctx, details, userId, { amr: [method] });
       return 'signed-in';
     }
     await markSecondFactorPending(store, details.uid, userId, { method });
@@ -71,5 +85,5 @@ export function interactionSteps(live: LiveProvider, store: Store) {
     return 'second-factor';
   }
 
-  return { load, finish, afterFirstFactor };
+  return { load, finish, signIn, afterFirstFactor };
 }

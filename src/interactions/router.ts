@@ -7,6 +7,8 @@ import { peekMagicLink, redeemMagicLink, requestMagicLink } from '../accounts/ma
 import { authenticate } from '../accounts/users.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
+import { NO_TOOL_ACCESS } from '../oidc/interaction-policy.js';
+import { ANONYMOUS } from '../security/audit.js';
 import { interactionSteps, type InteractionDetails } from './interaction-steps.js';
 import type { Csrf } from '../security/csrf.js';
 import { LOCKED_OUT_MESSAGE, type LoginThrottle } from '../security/login-throttle.js';
@@ -18,7 +20,9 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
   email: 'See your email address',
   profile: 'See your name',
   offline_access: 'Keep access while you are not using it',
-  account: 'Change your name, theme and password',
+  account: 'Change your name, theme, password and API keys',
+  permissions: 'See your role and your permission in it',
+  admin: 'Manage Gatehouse as you: users, tools, permissions and keys',
 };
 
 const INVALID_LOGIN = 'Invalid email or password.';
@@ -39,7 +43,7 @@ export function interactionRouter(
   const router = new Router({ prefix: '/interaction/:uid' });
   const { store } = deps;
 
-  const { load, finish, afterFirstFactor } = interactionSteps(live, store);
+  const { load, finish, afterFirstFactor } = interactionSteps(live, deps);
 
   async function renderLogin(ctx: Context, details: InteractionDetails, extra: { email?: string; error?: string } = {}) {
     const client = await live.provider.Client.find(String(details.params.client_id));
@@ -57,6 +61,19 @@ export function interactionRouter(
 
   router.get('/', async (ctx) => {
     const details = await load(ctx);
+    if (details.prompt.name === 'login' && details.prompt.reasons.includes(NO_TOOL_ACCESS)) {
+      const client = await live.provider.Client.find(String(details.params.client_id));
+      const user = details.session?.accountId ? await store.users.findById(details.session.accountId) : undefined;
+      ctx.status = 403;
+      return ctx.render('layout', {
+        page: 'no-access',
+        title: 'No access',
+        uid: details.uid,
+        csrf: csrf.token(ctx),
+        clientName: client?.clientName ?? String(details.params.client_id),
+        email: user?.email ?? '',
+      });
+    }
     if (details.prompt.name === 'login') return renderLogin(ctx, details);
     if (details.prompt.name === 'consent') {
       const client = await live.provider.Client.find(String(details.params.client_id));
@@ -92,6 +109,7 @@ export function interactionRouter(
     const user = email && form.password ? await authenticate(store, email, form.password) : undefined;
     if (!user) {
       await throttle.recordFailure(email, ctx.ip);
+      await deps.audit.record('login.failed', { actor: ANONYMOUS, ip: ctx.ip, details: { email: email.slice(0, 254), tool: String(details.params.client_id) } });
       ctx.status = 401;
       return renderLogin(ctx, details, { email, error: INVALID_LOGIN });
     }
@@ -146,9 +164,10 @@ export function interactionRouter(
   });
 
   router.post('/abort', async (ctx) => {
-    await load(ctx);
+    const details = await load(ctx);
     await csrf.readForm(ctx);
-    await finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, false);
+    const description = details.prompt.reasons.includes(NO_TOOL_ACCESS) ? 'The user has no access to this application.' : 'The user cancelled the sign-in.';
+    await finish(ctx, { error: 'access_denied', error_description: description }, false);
   });
 
   return router;

@@ -2,10 +2,10 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { confirmEnrolment, hasSecondFactor, pendingEnrolment, startEnrolment, verifySecondFactor, type SecondFactorDeps } from '../mfa/second-factor.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
-import { MFA_ACR } from '../oidc/mfa-policy.js';
+import { MFA_ACR } from '../oidc/interaction-policy.js';
 import type { Csrf } from '../security/csrf.js';
 import { LOCKED_OUT_MESSAGE, type LoginThrottle } from '../security/login-throttle.js';
-import { interactionSteps, markSecondFactorPending, secondFactorPendingHash, type FirstFactor } from './interaction-steps.js';
+import { interactionSteps, markSecondFactorPending, secondFactorPendingHash, type FirstFactor, type InteractionDetails } from './interaction-steps.js';
 
 const INVALID_CODE = 'That code is not valid. Use the current code from your app, or an unused recovery code.';
 
@@ -16,7 +16,8 @@ const INVALID_CODE = 'That code is not valid. Use the current code from your app
  */
 export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, csrf: Csrf, throttle: LoginThrottle): Router {
   const router = new Router({ prefix: '/interaction/:uid/second-factor' });
-  const { load, finish } = interactionSteps(live, deps.store);
+  const steps = interactionSteps(live, deps);
+  const { load } = steps;
 
   const render = (ctx: Context, uid: string, error: string | null, status = 200) => {
     ctx.status = status;
@@ -27,8 +28,8 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
     const user = pending && (await deps.store.users.findById(pending.userId));
     return user && pending ? { user, method: pending.data.method as FirstFactor, enrolled: pending.data.enrolled === 'yes' } : undefined;
   };
-  const signIn = (ctx: Context, userId: string, method: FirstFactor) =>
-    finish(ctx, { login: { accountId: userId, amr: [...new Set([method, 'otp', 'mfa'])], acr: MFA_ACR } }, false);
+  const signIn = (ctx: Context, details: InteractionDetails, userId: string, method: FirstFactor) =>
+    steps.signIn(ctx, details, userId, { amr: [...new Set([method, 'otp', 'mfa'])], acr: MFA_ACR });
 
   // Enrolment inside a sign-in, for a tool that requires a second factor this person lacks.
   router.get('/enrol', async (ctx) => {
@@ -59,7 +60,7 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
     if (!pending?.enrolled || !(await deps.store.actionTokens.redeem(secondFactorPendingHash(details.uid), 'second-factor'))) {
       return ctx.redirect(`/interaction/${details.uid}`);
     }
-    await signIn(ctx, pending.user.id, pending.method);
+    await signIn(ctx, details, pending.user.id, pending.method);
   });
 
   router.get('/', async (ctx) => {
@@ -85,7 +86,7 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
     // Used once: a second tab cannot finish the same pending sign-in again.
     if (!(await deps.store.actionTokens.redeem(secondFactorPendingHash(details.uid), 'second-factor'))) return ctx.redirect(`/interaction/${details.uid}`);
     await throttle.recordSuccess(pending.user.email);
-    await signIn(ctx, pending.user.id, pending.method);
+    await signIn(ctx, details, pending.user.id, pending.method);
   });
 
   return router;

@@ -1,6 +1,8 @@
-import type { FindAccount } from 'oidc-provider';
+import { errors, type FindAccount, type KoaContextWithOIDC } from 'oidc-provider';
 import { pictureUrl } from '../accounts/avatar.js';
-import type { Store } from '../store/port.js';
+import { effectivePermission, PERMISSIONS_SCOPE } from '../access/permissions.js';
+import { CLIENT_CREDENTIALS_GTY } from '../api/principal.js';
+import type { Store, UserRecord } from '../store/port.js';
 
 /** Claims a user releases, by scope; `sub` is the user's stable id, never the email. */
 export const CLAIMS_BY_SCOPE = {
@@ -9,16 +11,28 @@ export const CLAIMS_BY_SCOPE = {
   openid: ['sub', 'amr', 'acr'],
   email: ['email', 'email_verified'],
   profile: ['name', 'picture', 'updated_at'],
+  // The person's Gatehouse role and their permission in the tool asking.
+  [PERMISSIONS_SCOPE]: ['role', 'permission'],
 };
 
-/** Looks up the person behind a session or token; a deleted user ends their tokens' use. */
+const hasScope = (scope: string | undefined, wanted: string) => (scope ?? '').split(' ').includes(wanted);
+
+/** `role` and `permission` (null: no access) of the user for one tool, read fresh for every token. */
+async function accessClaims(store: Store, user: UserRecord, toolId: string | undefined) {
+  return { role: user.role, permission: toolId ? await effectivePermission(store, user, toolId) : null };
+}
+
+/**
+ * Looks up the person behind a session or token. A deleted or disabled user ends their
+ * tokens' use: refresh and userinfo fail once findAccount finds nobody.
+ */
 export function createFindAccount(store: Store, issuer: string): FindAccount {
-  return async (_ctx, sub) => {
+  return async (ctx, sub) => {
     const user = await store.users.findById(sub);
-    if (!user) return undefined;
+    if (!user || user.status !== 'active') return undefined;
     return {
       accountId: user.id,
-      async claims() {
+      async claims(_use, scope) {
         const picture = await pictureUrl(store, issuer, user.id);
         return {
           ...(picture ? { picture } : {}),
@@ -27,8 +41,37 @@ export function createFindAccount(store: Store, issuer: string): FindAccount {
           email_verified: user.emailVerified,
           ...(user.name ? { name: user.name } : {}),
           updated_at: Math.floor(user.updatedAt / 1000),
+          ...(hasScope(scope, PERMISSIONS_SCOPE) ? await accessClaims(store, user, (ctx as KoaContextWithOIDC).oidc?.client?.clientId) : {}),
         };
       },
     };
+  };
+}
+
+/** What oidc-provider hands extraTokenClaims: the token being issued. */
+interface IssuedToken {
+  kind?: string;
+  accountId?: string;
+  clientId?: string;
+  scope?: string;
+}
+
+/**
+ * Claims added to access tokens. A machine's token is marked as one (`gty`), so its `sub`
+ * (the client id) is never taken for a person. A person's token carries role and
+ * permission under the permissions scope (opaque ones show them at introspection). Looked up at issue, so a changed permission shows in the next token,
+ * refreshes included; and a restricted tool gets no new token for someone who lost access.
+ */
+export function createExtraTokenClaims(store: Store) {
+  return async (ctx: KoaContextWithOIDC, token: IssuedToken) => {
+    if (token.kind === 'ClientCredentials') return { gty: CLIENT_CREDENTIALS_GTY };
+    if (!token.accountId || !token.clientId) return undefined;
+    const user = await store.users.findById(token.accountId);
+    if (!user) return undefined;
+    const claims = await accessClaims(store, user, token.clientId);
+    if (claims.permission === null && ctx.oidc.client?.metadata().restricted === true) {
+      throw new errors.InvalidGrant('you no longer have access to this application');
+    }
+    return hasScope(token.scope, PERMISSIONS_SCOPE) ? claims : undefined;
   };
 }

@@ -1,3 +1,4 @@
+import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
@@ -6,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { Secrets } from '../security/secrets.js';
 import type { Store } from '../store/port.js';
 import { createProvider } from './provider.js';
-import { buildJwks, keySetFingerprint } from './signing-keys.js';
+import { buildJwks, keySetFingerprint, keyStates } from './signing-keys.js';
 
 /**
  * oidc-provider takes its key set at construction, but keys change underneath it: a
@@ -17,6 +18,7 @@ import { buildJwks, keySetFingerprint } from './signing-keys.js';
 export class LiveProvider {
   #provider!: Provider;
   #middleware!: Middleware;
+  #verificationKeys!: JWTVerifyGetKey;
   #fingerprint = '';
   #timer: NodeJS.Timeout | undefined;
 
@@ -41,6 +43,11 @@ export class LiveProvider {
     return this.#provider;
   }
 
+  /** The published public keys, for verifying our own JWTs (access tokens) without a request. */
+  get verificationKeys(): JWTVerifyGetKey {
+    return this.#verificationKeys;
+  }
+
   /** Koa middleware running the current provider's own middleware stack on our context. */
   readonly middleware: Middleware = (ctx, next) => this.#middleware(ctx, next);
 
@@ -55,6 +62,8 @@ export class LiveProvider {
     provider.on('backchannel.error', (_ctx, err, client) => this.logger.warn('back-channel logout delivery failed', { client: client.clientId, error: err.message }));
     this.#provider = provider;
     this.#middleware = compose(provider.middleware) as Middleware;
+    const states = keyStates(keys, now);
+    this.#verificationKeys = createLocalJWKSet({ keys: keys.filter((k) => states.get(k.kid) !== 'retired').map((k) => k.publicJwk as JWK) });
     if (this.#fingerprint) this.logger.info('signing keys changed; provider reloaded', { keys: fingerprint });
     this.#fingerprint = fingerprint;
   }

@@ -3,10 +3,11 @@ import type { Config } from '../config.js';
 import type { Secrets } from '../security/secrets.js';
 import type { Store } from '../store/port.js';
 import { ACCOUNT_CLIENT_ID } from '../accounts/account-client.js';
-import { ACCOUNT_SCOPE } from '../api/bearer.js';
-import { createFindAccount, CLAIMS_BY_SCOPE } from './account.js';
+import { effectivePermission, PERMISSIONS_SCOPE } from '../access/permissions.js';
+import { ACCOUNT_SCOPE, ADMIN_SCOPE } from '../api/principal.js';
+import { createExtraTokenClaims, createFindAccount, CLAIMS_BY_SCOPE } from './account.js';
 import { createAdapterClass } from './adapter.js';
-import { interactionPolicyWithMfa, MFA_ACR } from './mfa-policy.js';
+import { gatehouseInteractionPolicy, MFA_ACR, type ToolAccessCheck } from './interaction-policy.js';
 import type { JWK } from 'jose';
 
 const epochSeconds = () => Math.floor(Date.now() / 1000);
@@ -26,13 +27,20 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
   const https = config.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https };
   const knownResources = new Set([config.defaultResource, ...config.resources]);
+  const mayUseTool: ToolAccessCheck = async (accountId, toolId) => {
+    const user = await store.users.findById(accountId);
+    return !!user && (await effectivePermission(store, user, toolId)) !== null;
+  };
 
   const configuration: Configuration = {
     adapter: createAdapterClass(store, secrets),
     findAccount: createFindAccount(store, config.issuer),
+    extraTokenClaims: createExtraTokenClaims(store) as Configuration['extraTokenClaims'],
     jwks: jwks as Configuration['jwks'],
     claims: CLAIMS_BY_SCOPE,
-    scopes: ['openid', 'offline_access', 'email', 'profile', ACCOUNT_SCOPE],
+    scopes: ['openid', 'offline_access', 'email', 'profile', PERMISSIONS_SCOPE, ACCOUNT_SCOPE, ADMIN_SCOPE],
+    // client_secret_jwt is left out: it needs the secret in plaintext on both sides.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     responseTypes: ['code'],
     pkce: { required: () => true },
     rotateRefreshToken: true,
@@ -48,6 +56,7 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
     },
     enabledJWA: {
       idTokenSigningAlgValues: ['ES256', 'RS256'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       userinfoSigningAlgValues: ['ES256', 'RS256'],
       introspectionSigningAlgValues: ['ES256', 'RS256'],
       authorizationSigningAlgValues: ['ES256', 'RS256'],
@@ -73,13 +82,14 @@ export function createProvider(config: Config, store: Store, secrets: Secrets, j
       // Rotation must not extend a refresh token's life: each successor gets what is left.
       RefreshToken: (_ctx, token) => Math.max(1, config.ttl.refreshToken - (token.iiat ? epochSeconds() - token.iiat : 0)),
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithMfa() },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: gatehouseInteractionPolicy(mayUseTool) },
     acrValues: [MFA_ACR],
-    // Our own client setting: a tool that must only ever see two-factor sign-ins.
+    // Our own client settings: a tool that must only ever see two-factor sign-ins, and a
+    // tool only people with a permission there may sign in to.
     extraClientMetadata: {
-      properties: ['require_mfa'],
+      properties: ['require_mfa', 'restricted'],
       validator(_ctx, key, value) {
-        if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('require_mfa must be a boolean');
+        if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
       },
     },
     // The library's default, plus one rule: Gatehouse's own account pages are first-party

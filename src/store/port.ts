@@ -43,6 +43,12 @@ export interface OidcRecords {
 /** How the hosted pages look for a person; `system` follows the browser. */
 export type Theme = 'light' | 'dark' | 'system';
 
+/** An admin manages Gatehouse; a viewer only uses the tools they are given. */
+export type Role = 'admin' | 'viewer';
+
+/** A disabled user cannot sign in, and their tokens and API keys stop working. */
+export type UserStatus = 'active' | 'disabled';
+
 export interface UserRecord {
   id: string;
   /** Stored lower-cased; uniqueness is case-insensitive. */
@@ -50,13 +56,27 @@ export interface UserRecord {
   emailVerified: boolean;
   name: string | null;
   passwordHash: string | null;
-  isAdmin: boolean;
+  role: Role;
+  status: UserStatus;
   theme: Theme;
   createdAt: number;
   updatedAt: number;
 }
 
-export type NewUser = Omit<UserRecord, 'createdAt' | 'updatedAt' | 'theme'> & { theme?: Theme };
+export type NewUser = Omit<UserRecord, 'createdAt' | 'updatedAt' | 'theme' | 'status'> & { theme?: Theme; status?: UserStatus };
+
+/** The fields an update may change; the password has its own methods. */
+export type UserChanges = Partial<Pick<UserRecord, 'email' | 'emailVerified' | 'name' | 'role' | 'status' | 'theme'>>;
+
+export interface UserQuery {
+  /** Part of the email, matched case-insensitively. */
+  email?: string;
+  role?: Role;
+  status?: UserStatus;
+  /** Users after this email (the last one of the previous page), in email order. */
+  after?: string;
+  limit: number;
+}
 
 export interface UserRepository {
   /** @throws AlreadyExistsError when the email is taken. */
@@ -73,8 +93,13 @@ export interface UserRepository {
   upgradePasswordHash(id: string, currentHash: string, newHash: string): Promise<boolean>;
   /** @throws NotFoundError */
   setEmailVerified(id: string): Promise<void>;
-  /** Changes the fields given; @throws NotFoundError */
-  updateProfile(id: string, changes: { name?: string | null; theme?: Theme }): Promise<void>;
+  /**
+   * Changes the fields given (an email is lower-cased); @throws NotFoundError, or
+   * AlreadyExistsError when the new email belongs to another user.
+   */
+  update(id: string, changes: UserChanges): Promise<void>;
+  /** One page of users in email order, filtered. */
+  list(query: UserQuery): Promise<UserRecord[]>;
   /** Deletes the user; returns false when there was none. The caller removes what hangs off it. */
   delete(id: string): Promise<boolean>;
 }
@@ -121,6 +146,104 @@ export interface ClientRepository {
   upsert(client: Omit<ClientRecord, 'createdAt' | 'updatedAt'>): Promise<ClientRecord>;
   find(clientId: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
+  /** Returns false when there was no such client. */
+  delete(clientId: string): Promise<boolean>;
+}
+
+/** How much a person may do in one tool; each level includes the ones before it. */
+export type PermissionLevel = 'read' | 'write' | 'admin';
+
+export interface PermissionRecord {
+  userId: string;
+  /** The tool's client_id. */
+  toolId: string;
+  level: PermissionLevel;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PermissionRepository {
+  /** Grants or changes the user's level in the tool (idempotent); `createdAt` of an existing grant is kept. */
+  set(userId: string, toolId: string, level: PermissionLevel): Promise<PermissionRecord>;
+  find(userId: string, toolId: string): Promise<PermissionRecord | undefined>;
+  /** Ordered by tool id. */
+  listForUser(userId: string): Promise<PermissionRecord[]>;
+  /** Ordered by user id. */
+  listForTool(toolId: string): Promise<PermissionRecord[]>;
+  /** Returns false when the user had no permission there. */
+  revoke(userId: string, toolId: string): Promise<boolean>;
+  deleteForUser(userId: string): Promise<void>;
+  deleteForTool(toolId: string): Promise<void>;
+}
+
+/** A personal API key. The key itself is shown once; only its keyed hash is kept. */
+export interface ApiKeyRecord {
+  id: string;
+  userId: string;
+  name: string;
+  /** Keyed hash (HMAC) of the whole key: the lookup key on every use. */
+  keyHash: string;
+  /** The key's first characters, to recognise it in a listing. */
+  prefix: string;
+  /** When set, the key only works for this tool. */
+  toolId: string | null;
+  /** When true, the key can read but not change anything. */
+  readOnly: boolean;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface ApiKeyRepository {
+  /** @throws AlreadyExistsError when the id or hash exists. */
+  create(key: ApiKeyRecord): Promise<void>;
+  findByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  findById(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Every key of the user, revoked and expired ones included, oldest first. */
+  listForUser(userId: string): Promise<ApiKeyRecord[]>;
+  /** Sets `revokedAt` if the key is not revoked yet; false when it was, or is unknown. */
+  revoke(id: string, at: number): Promise<boolean>;
+  /** Records a use; callers throttle how often. */
+  touch(id: string, at: number): Promise<void>;
+  deleteForUser(userId: string): Promise<void>;
+}
+
+/** Who did something: a person (through a session, token or one of their keys), a machine client, an operator at the CLI, or nobody known. */
+export interface AuditActor {
+  type: 'user' | 'client' | 'cli' | 'anonymous';
+  id: string | null;
+  /** The API key used, when a key was the credential. */
+  apiKeyId?: string;
+}
+
+export interface AuditEvent {
+  /** Sortable by time: later events have greater ids. */
+  id: string;
+  at: number;
+  /** e.g. `login.succeeded`, `api_key.revoked`, `permission.changed`. */
+  action: string;
+  actor: AuditActor;
+  target: { type: string; id: string } | null;
+  ip: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  action?: string;
+  actorId?: string;
+  targetId?: string;
+  since?: number;
+  until?: number;
+  /** Events older than this id (the last one of the previous page). */
+  before?: string;
+  limit: number;
+}
+
+export interface AuditRepository {
+  append(event: AuditEvent): Promise<void>;
+  /** Newest first. */
+  list(query: AuditQuery): Promise<AuditEvent[]>;
 }
 
 export interface SigningKeyRecord {
@@ -237,6 +360,9 @@ export interface Store {
   readonly attempts: AttemptRepository;
   readonly secondFactors: SecondFactorRepository;
   readonly identities: IdentityRepository;
+  readonly permissions: PermissionRepository;
+  readonly apiKeys: ApiKeyRepository;
+  readonly audit: AuditRepository;
   /** Resolves when the database answers; rejects otherwise. Backs /readyz. */
   ping(): Promise<void>;
   /** Deletes expired oidc records, action tokens, attempts and used TOTP steps; returns how many. */

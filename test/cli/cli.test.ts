@@ -19,7 +19,7 @@ describe('gatehouse CLI', function () {
     assert.equal(created.code, 0, created.stderr);
     const user = JSON.parse(created.stdout) as Record<string, unknown>;
     assert.equal(user.email, 'cli@example.com');
-    assert.equal(user.is_admin, true);
+    assert.equal(user.role, 'admin');
     assert.equal('password_hash' in user || 'passwordHash' in user, false);
 
     const again = await runCli(['users', 'create', '--email', 'CLI@example.com', '--password', 'a long enough password'], env);

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { AlreadyExistsError, NotFoundError, type ActionPurpose, type ActionTokenRecord, type SigningKeyRecord, type Store } from '../../src/store/port.js';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  type ActionPurpose,
+  type ActionTokenRecord,
+  type ApiKeyRecord,
+  type AuditEvent,
+  type AuditQuery,
+  type SigningKeyRecord,
+  type Store,
+} from '../../src/store/port.js';
 
 /**
  * The storage contract. Every driver's test file calls this with a factory that opens
@@ -139,7 +149,7 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         emailVerified: false,
         name: 'Ada',
         passwordHash: '$argon2id$fake',
-        isAdmin: false,
+        role: 'viewer' as const,
       });
 
       it('creates and finds a user by id and by email, case-insensitively', async () => {
@@ -179,16 +189,49 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
       it('defaults the theme to system, updates profile fields, and deletes', async () => {
         const u = await store.users.create(newUser('profile@example.com'));
         assert.equal(u.theme, 'system');
-        await store.users.updateProfile(u.id, { theme: 'dark' });
+        assert.equal(u.status, 'active');
+        await store.users.update(u.id, { theme: 'dark' });
         assert.deepEqual({ ...(await store.users.findById(u.id)), updatedAt: 0 }, { ...u, theme: 'dark', updatedAt: 0 });
-        await store.users.updateProfile(u.id, { name: null });
+        await store.users.update(u.id, { name: null });
         assert.equal((await store.users.findById(u.id))?.name, null);
         assert.equal((await store.users.findById(u.id))?.theme, 'dark');
-        await assert.rejects(store.users.updateProfile('missing', { name: 'x' }), NotFoundError);
+        await assert.rejects(store.users.update('missing', { name: 'x' }), NotFoundError);
         assert.equal(await store.users.delete(u.id), true);
         assert.equal(await store.users.findById(u.id), undefined);
         assert.equal(await store.users.delete(u.id), false);
         assert.equal(await store.users.count(), 0);
+      });
+
+      it('updates role, status, verification and email, keeping emails unique', async () => {
+        const u = await store.users.create(newUser('before@example.com'));
+        const other = await store.users.create(newUser('taken@example.com'));
+        await store.users.update(u.id, { role: 'admin', status: 'disabled', emailVerified: true, email: 'After@Example.com' });
+        const changed = await store.users.findById(u.id);
+        assert.deepEqual(
+          { role: changed?.role, status: changed?.status, emailVerified: changed?.emailVerified, email: changed?.email },
+          { role: 'admin', status: 'disabled', emailVerified: true, email: 'after@example.com' },
+        );
+        assert.equal((await store.users.findByEmail('after@example.com'))?.id, u.id);
+        assert.equal(await store.users.findByEmail('before@example.com'), undefined);
+        await assert.rejects(store.users.update(u.id, { email: 'TAKEN@example.com' }), AlreadyExistsError);
+        assert.equal((await store.users.findById(u.id))?.email, 'after@example.com', 'a refused change changes nothing');
+        assert.equal((await store.users.findById(other.id))?.email, 'taken@example.com');
+      });
+
+      it('lists users in email order, filtered and paged', async () => {
+        for (const email of ['c@one.test', 'a@one.test', 'b@two.test', 'd@one.test']) await store.users.create(newUser(email));
+        const admin = await store.users.create({ ...newUser('e@two.test'), role: 'admin' });
+        await store.users.update((await store.users.findByEmail('d@one.test'))!.id, { status: 'disabled' });
+        const emails = (users: { email: string }[]) => users.map((u) => u.email);
+        assert.deepEqual(emails(await store.users.list({ limit: 10 })), ['a@one.test', 'b@two.test', 'c@one.test', 'd@one.test', 'e@two.test']);
+        assert.deepEqual(emails(await store.users.list({ limit: 2 })), ['a@one.test', 'b@two.test']);
+        assert.deepEqual(emails(await store.users.list({ limit: 2, after: 'b@two.test' })), ['c@one.test', 'd@one.test']);
+        assert.deepEqual(emails(await store.users.list({ limit: 10, email: 'ONE.t' })), ['a@one.test', 'c@one.test', 'd@one.test']);
+        assert.deepEqual(emails(await store.users.list({ limit: 10, role: 'admin' })), [admin.email]);
+        assert.deepEqual(emails(await store.users.list({ limit: 10, status: 'disabled' })), ['d@one.test']);
+        assert.deepEqual(emails(await store.users.list({ limit: 10, email: 'one', status: 'active' })), ['a@one.test', 'c@one.test']);
+        assert.deepEqual(emails(await store.users.list({ limit: 10, email: '.*' })), [], 'the email filter is literal text, not a pattern');
+        assert.deepEqual(emails(await store.users.list({ limit: 10, email: '%' })), [], 'the email filter is literal text, not a pattern');
       });
 
       it('sets a password hash, and reports unknown users', async () => {
@@ -212,6 +255,135 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         assert.equal(await store.clients.find('other'), undefined);
         await store.clients.upsert({ clientId: 'cli', metadata: {}, secretCiphertext: null });
         assert.deepEqual((await store.clients.list()).map((c) => c.clientId).sort(), ['app', 'cli']);
+      });
+
+      it('deletes a client', async () => {
+        await store.clients.upsert({ clientId: 'gone', metadata: {}, secretCiphertext: null });
+        assert.equal(await store.clients.delete('gone'), true);
+        assert.equal(await store.clients.find('gone'), undefined);
+        assert.equal(await store.clients.delete('gone'), false);
+      });
+    });
+
+    describe('permissions', () => {
+      it('grants, changes (keeping createdAt), finds and revokes a level', async () => {
+        const first = await store.permissions.set('u1', 'wiki', 'write');
+        assert.deepEqual({ ...first, createdAt: 0, updatedAt: 0 }, { userId: 'u1', toolId: 'wiki', level: 'write', createdAt: 0, updatedAt: 0 });
+        await new Promise((r) => setTimeout(r, 5));
+        const second = await store.permissions.set('u1', 'wiki', 'read');
+        assert.equal(second.createdAt, first.createdAt);
+        assert.ok(second.updatedAt > first.updatedAt);
+        assert.deepEqual(await store.permissions.find('u1', 'wiki'), second);
+        assert.equal(await store.permissions.find('u1', 'ci'), undefined);
+        assert.equal(await store.permissions.revoke('u1', 'wiki'), true);
+        assert.equal(await store.permissions.revoke('u1', 'wiki'), false);
+        assert.equal(await store.permissions.find('u1', 'wiki'), undefined);
+      });
+
+      it('lists by user and by tool, and deletes by either', async () => {
+        await store.permissions.set('u2', 'wiki', 'read');
+        await store.permissions.set('u1', 'wiki', 'admin');
+        await store.permissions.set('u1', 'ci', 'write');
+        const pairs = (ps: { userId: string; toolId: string }[]) => ps.map((p) => `${p.userId}@${p.toolId}`);
+        assert.deepEqual(pairs(await store.permissions.listForUser('u1')), ['u1@ci', 'u1@wiki']);
+        assert.deepEqual(pairs(await store.permissions.listForTool('wiki')), ['u1@wiki', 'u2@wiki']);
+        await store.permissions.deleteForTool('wiki');
+        assert.deepEqual(pairs(await store.permissions.listForUser('u1')), ['u1@ci']);
+        assert.deepEqual(pairs(await store.permissions.listForUser('u2')), []);
+        await store.permissions.deleteForUser('u1');
+        assert.deepEqual(pairs(await store.permissions.listForTool('ci')), []);
+      });
+
+      it('parallel grants of one pair leave one record', async () => {
+        await Promise.all((['read', 'write', 'admin', 'read'] as const).map((level) => store.permissions.set('u1', 'wiki', level)));
+        assert.equal((await store.permissions.listForUser('u1')).length, 1);
+      });
+    });
+
+    describe('api keys', () => {
+      const apiKey = (id: string, userId = 'u1'): ApiKeyRecord => ({
+        id,
+        userId,
+        name: `key ${id}`,
+        keyHash: `hash-${id}`,
+        prefix: `ghk_${id}`,
+        toolId: null,
+        readOnly: false,
+        createdAt: Date.now(),
+        expiresAt: null,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+
+      it('creates and finds a key by hash and by id', async () => {
+        const key = { ...apiKey('k1'), toolId: 'wiki', readOnly: true, expiresAt: Date.now() + 60_000 };
+        await store.apiKeys.create(key);
+        assert.deepEqual(await store.apiKeys.findByHash('hash-k1'), key);
+        assert.deepEqual(await store.apiKeys.findById('k1'), key);
+        assert.equal(await store.apiKeys.findByHash('hash-k2'), undefined);
+        await assert.rejects(store.apiKeys.create({ ...apiKey('k2'), keyHash: 'hash-k1' }), AlreadyExistsError);
+      });
+
+      it('lists a user\'s keys oldest first, revoked ones included', async () => {
+        await store.apiKeys.create({ ...apiKey('old'), createdAt: 1000 });
+        await store.apiKeys.create({ ...apiKey('new'), createdAt: 2000 });
+        await store.apiKeys.create(apiKey('theirs', 'u2'));
+        await store.apiKeys.revoke('old', 3000);
+        assert.deepEqual((await store.apiKeys.listForUser('u1')).map((k) => [k.id, k.revokedAt]), [['old', 3000], ['new', null]]);
+        await store.apiKeys.deleteForUser('u1');
+        assert.deepEqual(await store.apiKeys.listForUser('u1'), []);
+        assert.equal((await store.apiKeys.listForUser('u2')).length, 1);
+      });
+
+      it('revokes once, first revocation time kept', async () => {
+        await store.apiKeys.create(apiKey('k1'));
+        assert.equal(await store.apiKeys.revoke('k1', 5000), true);
+        assert.equal(await store.apiKeys.revoke('k1', 6000), false);
+        assert.equal(await store.apiKeys.revoke('missing', 6000), false);
+        assert.equal((await store.apiKeys.findByHash('hash-k1'))?.revokedAt, 5000);
+      });
+
+      it('records the last use', async () => {
+        await store.apiKeys.create(apiKey('k1'));
+        await store.apiKeys.touch('k1', 7000);
+        assert.equal((await store.apiKeys.findById('k1'))?.lastUsedAt, 7000);
+      });
+    });
+
+    describe('audit log', () => {
+      const event = (id: string, at: number, overrides: Partial<AuditEvent> = {}): AuditEvent => ({
+        id,
+        at,
+        action: 'user.updated',
+        actor: { type: 'user', id: 'admin-1' },
+        target: { type: 'user', id: 'u1' },
+        ip: '203.0.113.9',
+        details: { fields: ['name'] },
+        ...overrides,
+      });
+
+      it('appends events and lists them newest first, round-tripping every field', async () => {
+        const withKey = event('0002', 2000, { actor: { type: 'user', id: 'admin-1', apiKeyId: 'k1' } });
+        await store.audit.append(event('0001', 1000, { target: null, ip: null, actor: { type: 'anonymous', id: null }, details: {} }));
+        await store.audit.append(withKey);
+        const listed = await store.audit.list({ limit: 10 });
+        assert.deepEqual(listed.map((e) => e.id), ['0002', '0001']);
+        assert.deepEqual(listed[0], withKey);
+        assert.deepEqual(listed[1], event('0001', 1000, { target: null, ip: null, actor: { type: 'anonymous', id: null }, details: {} }));
+      });
+
+      it('filters by action, actor, target and time, and pages with `before`', async () => {
+        await store.audit.append(event('0001', 1000, { action: 'login.failed', actor: { type: 'anonymous', id: null } }));
+        await store.audit.append(event('0002', 2000, { action: 'login.succeeded', actor: { type: 'user', id: 'u1' } }));
+        await store.audit.append(event('0003', 3000, { target: { type: 'user', id: 'u2' } }));
+        await store.audit.append(event('0004', 4000));
+        const ids = async (q: Omit<AuditQuery, 'limit'>, limit = 10) => (await store.audit.list({ ...q, limit })).map((e) => e.id);
+        assert.deepEqual(await ids({ action: 'login.failed' }), ['0001']);
+        assert.deepEqual(await ids({ actorId: 'u1' }), ['0002']);
+        assert.deepEqual(await ids({ targetId: 'u2' }), ['0003']);
+        assert.deepEqual(await ids({ since: 2000, until: 3000 }), ['0003', '0002']);
+        assert.deepEqual(await ids({}, 2), ['0004', '0003']);
+        assert.deepEqual(await ids({ before: '0003' }, 2), ['0002', '0001']);
       });
     });
 

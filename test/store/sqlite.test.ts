@@ -26,13 +26,16 @@ describe('sqlite migrations', () => {
       CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, email_verified INTEGER NOT NULL DEFAULT 0, name TEXT,
       password_hash TEXT, is_admin INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
       INSERT INTO oidc (model, id, payload) VALUES ('Session', 's1', '{"accountId":"a1"}');
-      INSERT INTO users VALUES ('a1', 'old@example.com', 0, NULL, NULL, 0, 1, 1);`);
+      INSERT INTO users VALUES ('a1', 'old@example.com', 0, NULL, NULL, 0, 1, 1);
+      INSERT INTO users VALUES ('a2', 'boss@example.com', 1, NULL, NULL, 1, 1, 1);`);
     old.close();
 
     const store = await openSqliteStore(`sqlite:${path}`);
     try {
       assert.deepEqual(await store.oidc.find('Session', 's1'), { accountId: 'a1' });
       assert.equal((await store.users.findByEmail('old@example.com'))?.id, 'a1');
+      const roles = (await store.users.list({ limit: 10 })).map((u) => [u.id, u.role, u.status]);
+      assert.deepEqual(roles, [['a2', 'admin', 'active'], ['a1', 'viewer', 'active']], 'is_admin becomes a role');
       await store.oidc.upsert('Session', 's2', { accountId: 'a1' }, 60);
       await store.oidc.revokeByAccount('a1');
       assert.equal(await store.oidc.find('Session', 's2'), undefined);
