@@ -373,15 +373,26 @@ export interface Store {
 /** A driver: opens a store for a DATABASE_URL it understands. */
 export type StoreFactory = (url: string) => Promise<Store>;
 
-export class NotFoundError extends Error {
-  override name = 'NotFoundError';
+/**
+ * The store's errors are recognised by a global brand rather than by class identity:
+ * the drivers load lazily by dynamic import, and a test runner that loads the rest of
+ * the code as CommonJS then holds a second copy of this module, whose classes would
+ * otherwise fail `instanceof` for errors thrown by a driver.
+ */
+function brandedError(name: string) {
+  const brand = Symbol.for(`gatehouse.${name}`);
+  return class extends Error {
+    override name = name;
+    readonly [brand] = true;
+    static override [Symbol.hasInstance](value: unknown): boolean {
+      return typeof value === 'object' && value !== null && brand in value;
+    }
+  };
 }
 
-export class AlreadyExistsError extends Error {
-  override name = 'AlreadyExistsError';
-}
+export class NotFoundError extends brandedError('NotFoundError') {}
+
+export class AlreadyExistsError extends brandedError('AlreadyExistsError') {}
 
 /** The database could not be reached; the HTTP layer answers 503 with Retry-After. */
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
-}
+export class StoreUnavailableError extends brandedError('StoreUnavailableError') {}
