@@ -64,7 +64,7 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
     federationRouter(live, accountDeps, csrf, new UpstreamClients(config.upstreams)),
     secondFactorRouter(live, accountDeps, csrf, throttle),
     accountRouter(accountDeps, csrf),
-    consoleRouter(accountDeps, live, csrf),
+    consoleRouter(accountDeps, live, csrf, config.apiKeysPerUser),
     apiRouter({ config, secrets, live, audit, account: accountDeps }),
   ];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());

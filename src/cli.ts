@@ -1,50 +1,72 @@
-import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
 import { registerClient } from './access/clients.js';
 import { createUser } from './accounts/users.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { apiKeyCommands } from './cli/api-keys.js';
+import { auditCommands } from './cli/audit.js';
+import { flags, UsageError, type Command } from './cli/common.js';
+import { permissionCommands } from './cli/permissions.js';
+import { toolCommands } from './cli/tools.js';
+import { userCommands } from './cli/users.js';
+import { ConfigError, loadConfig } from './config.js';
+import { HttpError } from './http/errors.js';
 import { createLogger } from './logger.js';
 import { serve } from './main.js';
 import { maxSignedTokenLifetime } from './oidc/provider.js';
 import { ensureSigningKeys, keyStates, rotateSigningKeys } from './oidc/signing-keys.js';
+import { AuditLog } from './security/audit.js';
 import { resolveRootSecret, Secrets } from './security/secrets.js';
 import { openStore } from './store/open-store.js';
-import { AlreadyExistsError, type Store } from './store/port.js';
+import { AlreadyExistsError } from './store/port.js';
 
 const USAGE = `usage: gatehouse <command>
   serve                                       run the server (what npm start runs)
   users create --email E --password P [--name N] [--admin]
+  users list [--email PART] [--role admin|viewer] [--status active|disabled] [--limit N] [--cursor C]
+  users get (--id ID | --email E)
+  users update (--id ID | --email E) [--name N] [--new-email E] [--role admin|viewer]
+               [--status active|disabled] [--password P] [--email-verified true|false]
+  users disable|enable|delete (--id ID | --email E)
+  tools list
+  tools get --id ID
+  tools create --id ID --name N [--type web|spa|native|machine] [TOOL FIELDS]   prints client_secret once
+  tools update --id ID [--name N] [TOOL FIELDS]
+      TOOL FIELDS: [--home-url U] [--redirect-uri U]... [--post-logout-redirect-uri U]...
+                   [--auth-method client_secret_basic|client_secret_post|private_key_jwt] [--jwks-uri U]
+                   [--[no-]restricted] [--[no-]require-mfa] [--backchannel-logout-uri U] [--scope S]
+  tools rotate-secret --id ID                 prints the new client_secret once
+  tools delete --id ID
+  permissions list (--user EMAIL | --tool ID)
+  permissions set --user EMAIL --tool ID --level read|write|admin
+  permissions revoke --user EMAIL --tool ID
+  api-keys create --user EMAIL --name N [--tool ID] [--read-only] [--expires-in-days N]
+                                              prints the key once
+  api-keys list --user EMAIL
+  api-keys revoke --id ID
+  audit list [--action A] [--actor-id ID] [--target-id ID] [--since ISO] [--until ISO] [--limit N] [--cursor C]
   clients create --name N [--id ID] [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
                  [--grant-type T]... [--public] [--native] [--scope S] [--require-mfa]
   signing-keys list
   signing-keys rotate
 Reads the same environment as the server; prints JSON on stdout.`;
 
-class UsageError extends Error {}
-
-type Command = (args: string[], ctx: { config: Config; store: Store; secrets: Secrets }) => Promise<unknown>;
-
 const commands: Record<string, Command> = {
   'users create': async (args, { store }) => {
-    const { values } = parseArgs({ args, options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' } } });
+    const values = flags(args, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' } });
     if (!values.email || !values.password) throw new UsageError('users create needs --email and --password');
     const user = await createUser(store, { email: values.email, password: values.password, name: values.name, role: values.admin ? 'admin' : 'viewer' });
     return { id: user.id, email: user.email, name: user.name, role: user.role };
   },
   'clients create': async (args, { store, secrets }) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        name: { type: 'string' },
-        id: { type: 'string' },
-        'redirect-uri': { type: 'string', multiple: true },
-        'post-logout-redirect-uri': { type: 'string', multiple: true },
-        'grant-type': { type: 'string', multiple: true },
-        public: { type: 'boolean' },
-        native: { type: 'boolean' },
-        scope: { type: 'string' },
-        'require-mfa': { type: 'boolean' },
-      },
+    const values = flags(args, {
+      name: { type: 'string' },
+      id: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      'grant-type': { type: 'string', multiple: true },
+      public: { type: 'boolean' },
+      native: { type: 'boolean' },
+      scope: { type: 'string' },
+      'require-mfa': { type: 'boolean' },
     });
     if (!values.name) throw new UsageError('clients create needs --name');
     return registerClient(store, secrets, {
@@ -80,6 +102,11 @@ const commands: Record<string, Command> = {
     });
     return created.map((k) => ({ kid: k.kid, alg: k.alg, activates_at: new Date(k.activatesAt).toISOString() }));
   },
+  ...userCommands,
+  ...toolCommands,
+  ...permissionCommands,
+  ...apiKeyCommands,
+  ...auditCommands,
 };
 
 async function run(argv: string[]): Promise<number> {
@@ -95,8 +122,9 @@ async function run(argv: string[]): Promise<number> {
   const logger = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn', {}, (line) => process.stderr.write(line));
   const secrets = new Secrets(resolveRootSecret(config, logger));
   const store = await openStore(config.databaseUrl);
+  const audit = new AuditLog(store, logger);
   try {
-    process.stdout.write(`${JSON.stringify(await command(argv.slice(2), { config, store, secrets }), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(await command(argv.slice(2), { config, store, secrets, audit }), null, 2)}\n`);
   } finally {
     await store.close();
   }
@@ -117,6 +145,10 @@ run(process.argv.slice(2)).then(
       process.exitCode = 1;
     } else if (err instanceof ZodError) {
       for (const issue of err.issues) process.stderr.write(`error: ${issue.path.join('.') || 'input'}: ${issue.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof HttpError) {
+      // What the API would answer as error_description (404s say "… not found: …").
+      process.stderr.write(`error: ${err.description}\n`);
       process.exitCode = 1;
     } else if (err instanceof AlreadyExistsError) {
       process.stderr.write(`error: ${err.message}\n`);

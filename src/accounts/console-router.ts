@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { randomBytes, createHash } from 'node:crypto';
+import { apiKeyInputSchema, apiKeyView, createApiKey, revokeApiKey } from '../access/api-keys.js';
 import { HttpError } from '../http/errors.js';
 import { readMultipart } from '../http/multipart.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
@@ -23,11 +24,12 @@ import {
 } from '../mfa/second-factor.js';
 
 /**
- * The signed-in account pages: profile and theme, password, sessions, deletion. Sign-in
+ * The signed-in account pages: profile and theme, password, sessions, two-factor, API
+ * keys, deletion. Sign-in
  * goes through the ordinary hosted login as the first-party account client; these pages
  * then read oidc-provider's session cookie, so signing out anywhere signs out here too.
  */
-export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: Csrf): Router {
+export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: Csrf, keysPerUser: number): Router {
   const router = new Router({ prefix: '/account' });
 
   const render = (ctx: Context, account: SignedInAccount, page: string, title: string, locals: Record<string, unknown> = {}, status = 200) => {
@@ -166,6 +168,39 @@ export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: 
     if (!(await signOutSession(deps.store, account.user.id, ctx.params.id!))) throw new HttpError(404, 'not_found', 'No such session.');
     ctx.status = 303;
     ctx.redirect('/account/sessions');
+  });
+
+  // API keys: made here, shown once on the page that made them, listed by prefix only.
+  const keysPage = async (ctx: Context, account: SignedInAccount, locals: { created?: string; error?: string } = {}, status = 200) => {
+    const keys = (await deps.store.apiKeys.listForUser(account.user.id)).map(apiKeyView);
+    await render(ctx, account, 'account-keys', 'API keys', { keys, created: locals.created ?? null, error: locals.error ?? null, limit: keysPerUser }, status);
+  };
+  router.get('/keys', async (ctx) => {
+    const account = await requireAccount(ctx);
+    if (account) await keysPage(ctx, account);
+  });
+  router.post('/keys', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    const form = await csrf.readForm(ctx);
+    const input = { name: form.name ?? '', read_only: form.read_only === 'on', ...(form.expires_in_days ? { expires_in_days: Number(form.expires_in_days) } : {}) };
+    const parsed = apiKeyInputSchema.safeParse(input);
+    if (!parsed.success) return keysPage(ctx, account, { error: 'Give the key a name of 1 to 100 characters.' }, 400);
+    try {
+      const { key } = await createApiKey({ ...deps, keysPerUser }, account.user, parsed.data, { actor: { type: 'user', id: account.user.id }, ip: ctx.ip });
+      await keysPage(ctx, account, { created: key }, 201);
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 403) return keysPage(ctx, account, { error: err.description }, 403);
+      throw err;
+    }
+  });
+  router.post('/keys/:id/revoke', async (ctx) => {
+    const account = (await requireAccount(ctx))!;
+    await csrf.readForm(ctx);
+    const key = await deps.store.apiKeys.findById(ctx.params.id!);
+    if (!key || key.userId !== account.user.id) throw new HttpError(404, 'not_found', 'No such API key.');
+    await revokeApiKey(deps, key, { actor: { type: 'user', id: account.user.id }, ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/account/keys');
   });
 
   const twoFactorPage = async (ctx: Context, account: SignedInAccount, locals: Record<string, unknown> = {}, status = 200) => {

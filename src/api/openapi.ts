@@ -91,5 +91,3 @@ export function openApiDocument(routes: readonly ApiRoute[], info: { issuer: str
   };
 }
 
-/** The route list as "METHOD /path" lines: what tests compare with the router. */
-export const routeKeys = (routes: readonly ApiRoute[]) => routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);

@@ -63,6 +63,26 @@ for (const backend of backends) {
       assert.match(await res.text(), /Your session has ended/);
     });
 
+    it('makes an API key shown only once, lists it by prefix, and revokes it', async () => {
+      const user = await fx.server.createUser();
+      const { agent } = await signIn(user);
+      const page = await agent.open(`${fx.server.issuer}/account/keys`);
+      assert.match(page.html, /<h1>API keys<\/h1>/);
+      const created = await agent.submit(page, '/account/keys', { name: 'deploy script', expires_in_days: '30', read_only: 'on' });
+      assert.equal(created.status, 201);
+      const key = /id="new-key">(ghk_[0-9A-Za-z]+)</.exec(created.html)![1]!;
+      const me = await fetch(`${fx.server.issuer}/api/me`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal(me.status, 200);
+
+      const listed = await agent.open(`${fx.server.issuer}/account/keys`);
+      assert.ok(!listed.html.includes(key), 'never shown again');
+      assert.match(listed.html, new RegExp(`${key.slice(0, 12)}…`));
+      assert.match(listed.html, /read-only/);
+      const revoked = await agent.submit(listed, '/account/keys/');
+      assert.match(revoked.html, /revoked \d{4}-/);
+      assert.equal((await fetch(`${fx.server.issuer}/api/me`, { headers: { authorization: `Bearer ${key}` } })).status, 401);
+    });
+
     it('lists sessions and signs out another one, revoking what it granted', async () => {
       const user = await fx.server.createUser();
       const laptop = await signIn(user);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
 import { backends } from '../helpers/backends.js';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../helpers/gatehouse.js';
@@ -150,6 +151,24 @@ for (const backend of backends) {
       await assert.rejects(grantWith(rotated.body.client_secret));
       const actions = (await api('GET', '/api/audit?target_id=build-bot')).body.data.map((e: { action: string }) => e.action);
       assert.deepEqual(actions, ['tool.deleted', 'tool.secret_rotated', 'tool.updated', 'tool.created']);
+    });
+
+    it('lets a machine tool authenticate with private_key_jwt instead of a secret', async () => {
+      const { publicKey, privateKey } = await generateKeyPair('ES256');
+      const jwk = { ...(await exportJWK(publicKey)), kid: 'bot-key-1', alg: 'ES256', use: 'sig' };
+      const created = await api('POST', '/api/tools', { id: 'signed-bot', name: 'Signed bot', type: 'machine', auth_method: 'private_key_jwt', jwks: { keys: [jwk] } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.auth_method, 'private_key_jwt');
+      assert.equal('client_secret' in created.body, false);
+      const bot = await oidc.discovery(new URL(server.issuer), 'signed-bot', {}, oidc.PrivateKeyJwt({ key: privateKey, kid: 'bot-key-1' }), {
+        execute: [oidc.allowInsecureRequests],
+      });
+      assert.ok((await oidc.clientCredentialsGrant(bot)).access_token);
+      const { privateKey: stranger } = await generateKeyPair('ES256');
+      const impostor = await oidc.discovery(new URL(server.issuer), 'signed-bot', {}, oidc.PrivateKeyJwt({ key: stranger, kid: 'bot-key-1' }), {
+        execute: [oidc.allowInsecureRequests],
+      });
+      await assert.rejects(oidc.clientCredentialsGrant(impostor), (err: oidc.ResponseBodyError) => err.error === 'invalid_client');
     });
 
     it('refuses tools that break the client rules, naming the field', async () => {
