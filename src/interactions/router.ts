@@ -59,39 +59,35 @@ export function interactionRouter(
     });
   }
 
+  /** A page about the signed-in person and the tool asking: "no access" or consent. */
+  async function renderAboutTool(ctx: Context, details: InteractionDetails, page: 'no-access' | 'consent', locals: Record<string, unknown> = {}) {
+    const client = await live.provider.Client.find(String(details.params.client_id));
+    const user = details.session?.accountId ? await store.users.findById(details.session.accountId) : undefined;
+    return ctx.render('layout', {
+      page,
+      title: page === 'consent' ? 'Allow access' : 'No access',
+      uid: details.uid,
+      csrf: csrf.token(ctx),
+      clientName: client?.clientName ?? String(details.params.client_id),
+      email: user?.email ?? '',
+      ...locals,
+    });
+  }
+
   router.get('/', async (ctx) => {
     const details = await load(ctx);
     if (details.prompt.name === 'login' && details.prompt.reasons.includes(NO_TOOL_ACCESS)) {
-      const client = await live.provider.Client.find(String(details.params.client_id));
-      const user = details.session?.accountId ? await store.users.findById(details.session.accountId) : undefined;
       ctx.status = 403;
-      return ctx.render('layout', {
-        page: 'no-access',
-        title: 'No access',
-        uid: details.uid,
-        csrf: csrf.token(ctx),
-        clientName: client?.clientName ?? String(details.params.client_id),
-        email: user?.email ?? '',
-      });
+      return renderAboutTool(ctx, details, 'no-access');
     }
     if (details.prompt.name === 'login') return renderLogin(ctx, details);
     if (details.prompt.name === 'consent') {
-      const client = await live.provider.Client.find(String(details.params.client_id));
-      const user = details.session?.accountId ? await store.users.findById(details.session.accountId) : undefined;
       const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
       const requested = [
         ...(missing.missingOIDCScope ?? []).map((s) => SCOPE_DESCRIPTIONS[s] ?? s),
         ...Object.entries(missing.missingResourceScopes ?? {}).map(([resource, scopes]) => `Use ${resource} (${scopes.join(', ') || 'access'})`),
       ];
-      return ctx.render('layout', {
-        page: 'consent',
-        title: 'Allow access',
-        uid: details.uid,
-        csrf: csrf.token(ctx),
-        clientName: client?.clientName ?? String(details.params.client_id),
-        email: user?.email ?? '',
-        requested,
-      });
+      return renderAboutTool(ctx, details, 'consent', { requested });
     }
     throw new HttpError(400, 'invalid_request', `Unsupported sign-in step: ${details.prompt.name}`);
   });
