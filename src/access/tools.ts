@@ -17,16 +17,17 @@ export type ToolType = (typeof TOOL_TYPES)[number];
 
 const fields = clientInputSchema.shape;
 
+/** What describes a tool, without defaults: an update must change only what it names. */
 const toolFields = {
   name: fields.client_name,
   home_url: fields.client_uri,
-  redirect_uris: z.array(z.string()).max(50).default([]),
-  post_logout_redirect_uris: z.array(z.string()).max(50).default([]),
+  redirect_uris: z.array(z.string()).max(50),
+  post_logout_redirect_uris: z.array(z.string()).max(50),
   auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
   jwks_uri: fields.jwks_uri,
   jwks: fields.jwks,
-  restricted: z.boolean().default(false),
-  require_mfa: z.boolean().default(false),
+  restricted: z.boolean(),
+  require_mfa: z.boolean(),
   backchannel_logout_uri: z.string().optional(),
   scope: fields.scope,
 };
@@ -36,6 +37,10 @@ export const newToolSchema = z
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/, { error: 'must be 2–63 characters of a–z 0–9 . _ -, starting with a letter or digit' }),
     type: z.enum(TOOL_TYPES).default('web'),
     ...toolFields,
+    redirect_uris: toolFields.redirect_uris.default([]),
+    post_logout_redirect_uris: toolFields.post_logout_redirect_uris.default([]),
+    restricted: toolFields.restricted.default(false),
+    require_mfa: toolFields.require_mfa.default(false),
   })
   .strict();
 export type NewTool = z.output<typeof newToolSchema>;

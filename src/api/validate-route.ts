@@ -17,10 +17,14 @@ const validSchema = z.object({
 
 const invalidSchema = z.object({ valid: z.literal(false), error: z.string(), error_description: z.string() });
 
-/** The permission the credential carries in the tool: a narrowed key only in its tool, a read-only key at most `read`. */
+/**
+ * The permission the credential carries in the tool. An access token counts only at the
+ * tool it was issued to, so one tool cannot replay a person's token at another; a
+ * narrowed key counts only in its tool; a read-only key at most as `read`.
+ */
 async function permissionIn(store: Store, p: Principal, toolId: string | null) {
   if (!p.user || !toolId) return null;
-  if (p.apiKey?.toolId && p.apiKey.toolId !== toolId) return null;
+  if (p.apiKey ? p.apiKey.toolId !== null && p.apiKey.toolId !== toolId : p.clientId !== toolId) return null;
   if (!(await store.clients.find(toolId))) return null;
   const level = await effectivePermission(store, p.user, toolId);
   return p.apiKey?.readOnly ? capPermission(level, 'read') : level;

@@ -169,6 +169,20 @@ for (const backend of backends) {
         execute: [oidc.allowInsecureRequests],
       });
       await assert.rejects(oidc.clientCredentialsGrant(impostor), (err: oidc.ResponseBodyError) => err.error === 'invalid_client');
+      const rotate = await api('POST', '/api/tools/signed-bot/secret');
+      assert.equal(rotate.status, 409, 'a key-authenticated tool has no secret to rotate');
+    });
+
+    it('a change names only what changes: other settings of the tool stay', async () => {
+      const created = await api('POST', '/api/tools', {
+        id: 'kept-tool', name: 'Kept', redirect_uris: [REDIRECT], post_logout_redirect_uris: ['https://tool.example.test/bye'], restricted: true, require_mfa: true,
+      });
+      assert.equal(created.status, 201);
+      const renamed = await api('PATCH', '/api/tools/kept-tool', { name: 'Kept and renamed' });
+      assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+      const { updated_at: _u1, client_secret: _secret, ...before } = created.body;
+      const { updated_at: _u2, ...after } = renamed.body;
+      assert.deepEqual(after, { ...before, name: 'Kept and renamed' });
     });
 
     it('refuses tools that break the client rules, naming the field', async () => {
