@@ -1,9 +1,10 @@
 import { ZodError } from 'zod';
 import { registerClient } from './access/clients.js';
-import { createUser } from './accounts/users.js';
+import { createManagedUser, newManagedUserSchema } from './access/user-admin.js';
+import { userView } from './api/schemas.js';
 import { apiKeyCommands } from './cli/api-keys.js';
 import { auditCommands } from './cli/audit.js';
-import { flags, UsageError, type Command } from './cli/common.js';
+import { CLI_ACTOR, flags, UsageError, type Command } from './cli/common.js';
 import { permissionCommands } from './cli/permissions.js';
 import { toolCommands } from './cli/tools.js';
 import { userCommands } from './cli/users.js';
@@ -20,7 +21,7 @@ import { AlreadyExistsError } from './store/port.js';
 
 const USAGE = `usage: gatehouse <command>
   serve                                       run the server (what npm start runs)
-  users create --email E --password P [--name N] [--admin]
+  users create --email E [--password P] [--name N] [--admin]
   users list [--email PART] [--role admin|viewer] [--status active|disabled] [--limit N] [--cursor C]
   users get (--id ID | --email E)
   users update (--id ID | --email E) [--name N] [--new-email E] [--role admin|viewer]
@@ -50,11 +51,13 @@ const USAGE = `usage: gatehouse <command>
 Reads the same environment as the server; prints JSON on stdout.`;
 
 const commands: Record<string, Command> = {
-  'users create': async (args, { store }) => {
+  // The same rules as POST /api/users (password policy, audit); the password is optional
+  // here too, for people who will sign in by magic link, upstream or a reset.
+  'users create': async (args, ctx) => {
     const values = flags(args, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' } });
-    if (!values.email || !values.password) throw new UsageError('users create needs --email and --password');
-    const user = await createUser(store, { email: values.email, password: values.password, name: values.name, role: values.admin ? 'admin' : 'viewer' });
-    return { id: user.id, email: user.email, name: user.name, role: user.role };
+    if (!values.email) throw new UsageError('users create needs --email');
+    const input = newManagedUserSchema.parse({ email: values.email, password: values.password, name: values.name, role: values.admin ? 'admin' : 'viewer' });
+    return userView(await createManagedUser(ctx, input, CLI_ACTOR));
   },
   'clients create': async (args, { store, secrets }) => {
     const values = flags(args, {
