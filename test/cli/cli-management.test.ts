@@ -71,7 +71,7 @@ describe('gatehouse CLI: management commands', function () {
 
     const events = await audit('--target-id', bob.id);
     // Events of one command may share a millisecond, and then their order is not fixed.
-    assert.deepEqual(events.data.map((e) => e.action).sort(), ['user.role_changed', 'user.updated', 'user.updated']);
+    assert.deepEqual(events.data.map((e) => e.action).sort(), ['user.created', 'user.role_changed', 'user.updated', 'user.updated']);
     assert.equal(events.data[0]!.action, 'user.updated', 'the email change came last');
     const roleChange = events.data.find((e) => e.action === 'user.role_changed')!;
     assert.deepEqual(roleChange.actor, { type: 'cli', id: null });
@@ -118,7 +118,7 @@ describe('gatehouse CLI: management commands', function () {
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /^error: user not found/m);
     const actions = (await run<Page<AuditEvent>>('audit', 'list', '--target-id', viewer.id)).json().data.map((e) => `${e.action}:${e.actor.type}`);
-    assert.deepEqual(actions, ['user.deleted:cli', 'user.enabled:cli', 'user.disabled:cli']);
+    assert.deepEqual(actions, ['user.deleted:cli', 'user.enabled:cli', 'user.disabled:cli', 'user.created:cli']);
   });
 
   it('tools: create shows the secret once, get/list/update never show it, rotate, delete', async () => {
@@ -204,7 +204,7 @@ describe('gatehouse CLI: management commands', function () {
     assert.deepEqual((await ok<Page<Permission>>('permissions', 'list', '--tool', 'crm')).data, []);
     await fails(1, /^error: permission not found: dana@perm\.test has no permission in crm$/m, 'permissions', 'revoke', '--user', 'dana@perm.test', '--tool', 'crm');
     const events = (await audit('--target-id', dana.id)).data;
-    assert.deepEqual(events.map((e) => e.action), ['permission.revoked', 'permission.changed', 'permission.granted']);
+    assert.deepEqual(events.map((e) => e.action), ['permission.revoked', 'permission.changed', 'permission.granted', 'user.created']);
     assert.deepEqual(events[1]!.details, { tool: 'crm', from: 'read', to: 'write' });
     assert.ok(events.every((e) => e.actor.type === 'cli' && e.actor.id === null));
   });
