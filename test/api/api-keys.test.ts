@@ -89,6 +89,19 @@ for (const backend of backends) {
       assert.equal((await callApi(server, expired, 'GET', '/api/me')).status, 401);
     });
 
+    it('records its last use at most once a minute, so busy keys do not write on every request', async () => {
+      const user = await server.createUser();
+      const key = await keyFor(server, user);
+      await callApi(server, key, 'GET', '/api/me');
+      const lastUsed = async () => (await server.store.apiKeys.listForUser(user.id))[0]!.lastUsedAt;
+      // The write is not awaited by the request: wait for it to land.
+      let first = await lastUsed();
+      for (let i = 0; !first && i < 50; i++) first = await new Promise<number | null>((r) => setTimeout(() => r(lastUsed()), 20));
+      assert.ok(first);
+      for (let i = 0; i < 5; i++) await callApi(server, key, 'GET', '/api/me');
+      assert.equal(await lastUsed(), first);
+    });
+
     it('stops working when its user is disabled', async () => {
       const user = await server.createUser();
       const key = await keyFor(server, user);

@@ -53,6 +53,8 @@ for (const backend of backends) {
       const got = await api('GET', `/api/users/${created.body.id}`);
       assert.equal(got.status, 200);
       assert.deepEqual(got.body.permissions.map((p: { tool: string; level: string }) => [p.tool, p.level]), [['users-tool', 'write']]);
+      const listed = await api('GET', `/api/users/${created.body.id}/permissions`);
+      assert.deepEqual(listed.body.data.map((p: { user_id: string; tool: string }) => [p.user_id, p.tool]), [[created.body.id, 'users-tool']]);
     });
 
     it('changes a user\'s fields, role and password, and audits who did it from where', async () => {
