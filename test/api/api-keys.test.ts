@@ -77,7 +77,8 @@ for (const backend of backends) {
       const key = await keyFor(server, user);
       assert.equal((await fetch(`${server.issuer}/api/me?access_token=${key}`)).status, 401);
       assert.equal((await callApi(server, generateApiKey(), 'GET', '/api/me')).status, 401);
-      assert.equal((await callApi(server, `${key.slice(0, -1)}0`, 'GET', '/api/me')).status, 401);
+      const broken = `${key.slice(0, -1)}${key.endsWith('0') ? '1' : '0'}`;
+      assert.equal((await callApi(server, broken, 'GET', '/api/me')).status, 401, 'a wrong checksum');
       assert.equal((await callApi(server, key, 'GET', '/api/me')).status, 200);
 
       const expired = generateApiKey();
