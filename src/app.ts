@@ -20,6 +20,7 @@ import type { Mailer } from './mail/mailer.js';
 import { AuditLog } from './security/audit.js';
 import { Csrf } from './security/csrf.js';
 import { LoginThrottle } from './security/login-throttle.js';
+import { RateLimiter } from './security/rate-limit.js';
 import type { Secrets } from './security/secrets.js';
 import type { Store } from './store/port.js';
 
@@ -57,13 +58,14 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   const audit = new AuditLog(store, logger);
   const accountDeps = { store, audit, mailer, issuer: config.issuer, logger, secrets };
   const throttle = new LoginThrottle(store, config.loginThrottle);
+  const limiter = new RateLimiter(store, config.rateLimits);
   const routers = [
     assetRouter(),
     healthRouter(store, lifecycle),
-    interactionRouter(live, accountDeps, csrf, throttle, config.upstreams),
+    interactionRouter(live, accountDeps, csrf, throttle, limiter, config.upstreams),
     federationRouter(live, accountDeps, csrf, new UpstreamClients(config.upstreams)),
     secondFactorRouter(live, accountDeps, csrf, throttle),
-    accountRouter(accountDeps, csrf),
+    accountRouter(accountDeps, csrf, limiter),
     consoleRouter(accountDeps, live, csrf, config.apiKeysPerUser),
     apiRouter({ config, secrets, live, audit, account: accountDeps }),
   ];

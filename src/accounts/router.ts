@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Csrf } from '../security/csrf.js';
+import type { RateBudget, RateLimiter } from '../security/rate-limit.js';
 import { LINK_GONE } from './action-tokens.js';
 import { inBackground, type AccountDeps } from './deps.js';
 import { isVerificationTokenValid, sendVerificationMail, verifyEmail } from './email-verification.js';
@@ -27,7 +28,7 @@ function signInPath(value: unknown): string | null {
  * whether or not it has an account; links are used only by POST, since mail scanners
  * open GET links.
  */
-export function accountRouter(deps: AccountDeps, csrf: Csrf): Router {
+export function accountRouter(deps: AccountDeps, csrf: Csrf, limiter: RateLimiter): Router {
   const router = new Router({ prefix: '/account' });
 
   const page = (ctx: Context, name: string, title: string, locals: Record<string, unknown> = {}, status = 200) => {
@@ -41,8 +42,13 @@ export function accountRouter(deps: AccountDeps, csrf: Csrf): Router {
     page(ctx, 'check-email', 'Check your email', { email, signIn, resend });
 
   router.get('/register', (ctx) => page(ctx, 'register', 'Create your account', { values: {}, errors: {}, signIn: signInPath(ctx.query.interaction) }));
+  // Forms that send mail spend two budgets: the sender's IP, and the address mailed (so
+  // nobody can flood one inbox, from however many addresses).
+  const mailing = (ctx: Context, email: string): RateBudget[] => [{ kind: 'ip', ip: ctx.ip }, { kind: 'mail', email }];
+
   router.post('/register', async (ctx) => {
     const form = await csrf.readForm(ctx);
+    await limiter.spend('register', mailing(ctx, form.email ?? ''));
     const signIn = signInPath(form.interaction);
     const result = await register(deps, form);
     if (!result.ok) return page(ctx, 'register', 'Create your account', { values: { email: form.email, name: form.name }, errors: result.errors, signIn }, 400);
@@ -51,6 +57,7 @@ export function accountRouter(deps: AccountDeps, csrf: Csrf): Router {
 
   router.post('/verify-email/resend', async (ctx) => {
     const form = await csrf.readForm(ctx);
+    await limiter.spend('resend', mailing(ctx, form.email ?? ''));
     const email = z.email().safeParse((form.email ?? '').trim());
     if (email.success) {
       inBackground(deps, 'verification resend', async () => {
@@ -76,6 +83,7 @@ export function accountRouter(deps: AccountDeps, csrf: Csrf): Router {
   router.post('/forgot-password', async (ctx) => {
     const form = await csrf.readForm(ctx);
     const email = (form.email ?? '').trim();
+    await limiter.spend('reset', mailing(ctx, email));
     if (z.email().safeParse(email).success) requestPasswordReset(deps, email);
     return checkEmail(ctx, email, signInPath(form.interaction), false);
   });

@@ -12,6 +12,7 @@ import { ANONYMOUS } from '../security/audit.js';
 import { interactionSteps, type InteractionDetails } from './interaction-steps.js';
 import type { Csrf } from '../security/csrf.js';
 import { LOCKED_OUT_MESSAGE, type LoginThrottle } from '../security/login-throttle.js';
+import type { RateLimiter } from '../security/rate-limit.js';
 
 
 /** What each scope lets a tool do, in words a person can judge on the consent page. */
@@ -38,6 +39,7 @@ export function interactionRouter(
   deps: AccountDeps,
   csrf: Csrf,
   throttle: LoginThrottle,
+  limiter: RateLimiter,
   upstreams: ReadonlyArray<{ id: string; label: string }>,
 ): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -95,6 +97,7 @@ export function interactionRouter(
   router.post('/login', async (ctx) => {
     const details = await load(ctx, 'login');
     const form = await csrf.readForm(ctx);
+    await limiter.spend('login', [{ kind: 'ip', ip: ctx.ip }]);
     const email = (form.email ?? '').trim();
     const verdict = await throttle.check(email, ctx.ip);
     if (!verdict.allowed) {
@@ -123,6 +126,7 @@ export function interactionRouter(
     const details = await load(ctx, 'login');
     const form = await csrf.readForm(ctx);
     const email = (form.email ?? '').trim();
+    await limiter.spend('magic-link', [{ kind: 'ip', ip: ctx.ip }, { kind: 'mail', email }]);
     if (z.email().safeParse(email).success) requestMagicLink(deps, email, details.uid);
     await ctx.render('layout', { page: 'check-email', title: 'Check your email', email, signIn: `/interaction/${details.uid}`, resend: false, csrf: csrf.token(ctx) });
   });
