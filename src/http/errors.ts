@@ -15,6 +15,9 @@ export class HttpError extends Error {
   }
 }
 
+/** How long a client should wait after a 503: a database fail-over usually takes seconds. */
+const RETRY_AFTER_SECONDS = '5';
+
 const wantsJson = (path: string, accept: string | undefined) =>
   path.startsWith('/api/') || path.startsWith('/healthz') || path.startsWith('/readyz') || (accept ?? '').includes('application/json');
 
@@ -27,10 +30,15 @@ export function errorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      // oidc-provider answers a store outage itself (503 temporarily_unavailable); say when to retry.
+      if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', RETRY_AFTER_SECONDS);
     } catch (caught) {
       let err: HttpError;
       if (caught instanceof HttpError) err = caught;
-      else if (caught instanceof StoreUnavailableError) err = new HttpError(503, 'temporarily_unavailable', 'The service is temporarily unavailable; try again shortly.', { 'Retry-After': '5' });
+      else if (caught instanceof StoreUnavailableError) {
+        logger.warn('store unavailable', { err: caught, method: ctx.method, path: ctx.path });
+        err = new HttpError(503, 'temporarily_unavailable', 'The service is temporarily unavailable; try again shortly.', { 'Retry-After': RETRY_AFTER_SECONDS });
+      }
       else if (isClientError(caught)) err = new HttpError(caught.status, 'invalid_request', caught.expose ? caught.message : 'The request is invalid.');
       else {
         logger.error('unhandled error', { err: caught, method: ctx.method, path: ctx.path });

@@ -7,6 +7,7 @@ import { effectivePermission, PERMISSIONS_SCOPE } from '../access/permissions.js
 import { ACCOUNT_SCOPE, ADMIN_SCOPE } from '../api/principal.js';
 import { createExtraTokenClaims, createFindAccount, CLAIMS_BY_SCOPE } from './account.js';
 import { createAdapterClass } from './adapter.js';
+import { storeForProvider } from './provider-store.js';
 import { gatehouseInteractionPolicy, MFA_ACR, type ToolAccessCheck } from './interaction-policy.js';
 import type { JWK } from 'jose';
 
@@ -21,7 +22,8 @@ export const maxSignedTokenLifetime = (config: Config) => Math.max(config.ttl.ac
  * JWT access tokens for resource servers. Pages the library renders itself (errors,
  * logout confirmation) use our views through `ctx.render`.
  */
-export function createProvider(config: Config, store: Store, secrets: Secrets, jwks: { keys: JWK[] }): Provider {
+export function createProvider(config: Config, rawStore: Store, secrets: Secrets, jwks: { keys: JWK[] }): Provider {
+  const store = storeForProvider(rawStore);
   // Secure cookies (and the __Host- prefix, which needs them) whenever the issuer is
   // https; a plain-http issuer is only allowed on loopback, where browsers need them off.
   const https = config.issuer.startsWith('https:');

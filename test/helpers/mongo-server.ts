@@ -29,13 +29,57 @@ const START_TIMEOUT_MS = 20_000;
 export async function startMongoServer(): Promise<MongoServer> {
   const external = process.env.MONGODB_URI;
   if (external) return { uri: external, stop: async () => {} };
+  return startFerretdb();
+}
 
+/** A FerretDB of the test's own that can be taken down and brought back on the same port and data. */
+export interface RestartableMongoServer extends MongoServer {
+  down(): Promise<void>;
+  up(): Promise<void>;
+}
+
+/**
+ * Starts a throw-away FerretDB (SQLite backend) on a free loopback port with its data in
+ * a temp dir. Always FerretDB, never `MONGODB_URI`: outage tests must control the server.
+ */
+export async function startFerretdb(): Promise<RestartableMongoServer> {
   const bin = findFerretdb();
   if (!bin) {
     throw new Error('No MongoDB-wire server: set MONGODB_URI, or install FerretDB with `bash .ci/install-ferretdb.sh`');
   }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-ferretdb-'));
+  let running: FerretdbProcess | undefined = await launchFerretdb(bin, port, dir);
+  // Safety net for a run that ends without calling stop(): never leave a server behind.
+  const killOnExit = () => {
+    running?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
+  return {
+    uri: `mongodb://127.0.0.1:${port}`,
+    async down() {
+      await running?.stop();
+      running = undefined;
+    },
+    async up() {
+      running ??= await launchFerretdb(bin, port, dir);
+    },
+    async stop() {
+      process.off('exit', killOnExit);
+      await running?.stop();
+      running = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface FerretdbProcess {
+  stop(): Promise<void>;
+  kill(): void;
+}
+
+async function launchFerretdb(bin: string, port: number, dir: string): Promise<FerretdbProcess> {
   const child = spawn(
     bin,
     [
@@ -55,24 +99,14 @@ export async function startMongoServer(): Promise<MongoServer> {
     stderr = (stderr + chunk).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // Safety net for a run that ends without calling stop(): never leave a server behind.
-  const killOnExit = () => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', killOnExit);
-
   const stop = async () => {
-    process.off('exit', killOnExit);
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const stuck = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(stuck);
     }
-    rmSync(dir, { recursive: true, force: true });
   };
-
   try {
     await waitForPort(port, () => child.exitCode !== null || child.signalCode !== null);
   } catch (err) {
@@ -80,7 +114,7 @@ export async function startMongoServer(): Promise<MongoServer> {
     const tail = stderr.trim().split('\n').slice(-10).join('\n');
     throw new Error(`FerretDB (${bin}) did not start: ${(err as Error).message}\n${tail}`);
   }
-  return { uri: `mongodb://127.0.0.1:${port}`, stop };
+  return { stop, kill: () => child.kill('SIGKILL') };
 }
 
 function findFerretdb(): string | undefined {

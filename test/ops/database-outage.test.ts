@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import * as oidc from 'openid-client';
+import { startTestServer, type TestServer } from '../helpers/gatehouse.js';
+import { callApi, keyFor } from '../helpers/management.js';
+import { startFerretdb, withDatabase, type RestartableMongoServer } from '../helpers/mongo-server.js';
+import { discover, pkceAuthorizationUrl } from '../helpers/relying-party.js';
+import { UserAgent } from '../helpers/user-agent.js';
+
+const REDIRECT = 'https://app.example.test/callback';
+
+/**
+ * The MongoDB-wire server stops under a running Gatehouse and comes back: requests that
+ * need it fail closed with 503 and Retry-After (never a 500, never a token), readiness
+ * turns red, and everything works again once it returns, without a restart.
+ */
+describe('database outage on mongodb', function () {
+  this.timeout(90_000);
+  let ferret: RestartableMongoServer;
+  let server: TestServer;
+  let machine: oidc.Configuration;
+  let key: string;
+
+  before(async () => {
+    ferret = await startFerretdb();
+    server = await startTestServer(withDatabase(ferret.uri, 'outage'));
+    machine = await discover(server.issuer, await server.createClient({ grant_types: ['client_credentials'] }));
+    key = await keyFor(server, await server.createUser());
+  });
+  after(async () => {
+    await server?.stop();
+    await ferret?.stop();
+  });
+
+  const unavailable = (res: { status: number; headers: Headers }, what: string) => {
+    assert.equal(res.status, 503, what);
+    assert.equal(res.headers.get('retry-after'), '5', what);
+  };
+
+  it('answers 503 with Retry-After while the database is down, and recovers by itself', async () => {
+    assert.ok((await oidc.clientCredentialsGrant(machine)).access_token);
+    assert.equal((await callApi(server, key, 'GET', '/api/me')).status, 200);
+
+    await ferret.down();
+
+    unavailable(await fetch(`${server.issuer}/readyz`), '/readyz');
+    const api = await callApi(server, key, 'GET', '/api/me');
+    unavailable(api, '/api/me');
+    assert.deepEqual(Object.keys(api.body), ['error', 'error_description']);
+    assert.equal(api.body.error, 'temporarily_unavailable');
+
+    // openid-client reports a 503 as an unexpected status, with the response as the cause.
+    const tokenError = await oidc.clientCredentialsGrant(machine).then(
+      () => assert.fail('a token was issued while the database was down'),
+      (err: Error) => err.cause as Response,
+    );
+    unavailable(tokenError, '/token');
+    assert.equal(((await tokenError.json()) as { error: string }).error, 'temporarily_unavailable');
+
+    const { url } = await pkceAuthorizationUrl(machine, { redirect_uri: REDIRECT });
+    const page = await new UserAgent().open(url.toString(), REDIRECT);
+    unavailable(page, 'the authorization endpoint');
+    assert.match(page.html, /temporarily unavailable/);
+    assert.doesNotMatch(page.html, /at .*\.ts:\d+/, 'no stack trace');
+
+    assert.equal((await fetch(`${server.issuer}/.well-known/openid-configuration`)).status, 200, 'discovery needs no database');
+
+    await ferret.up();
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      ready = (await fetch(`${server.issuer}/readyz`)).status === 200;
+      if (!ready) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(ready, 'ready again without a restart');
+    assert.ok((await oidc.clientCredentialsGrant(machine)).access_token);
+    assert.equal((await callApi(server, key, 'GET', '/api/me')).status, 200);
+  });
+});
