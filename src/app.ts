@@ -16,6 +16,7 @@ import { secondFactorRouter } from './interactions/second-factor-router.js';
 import type { Logger } from './logger.js';
 import type { LiveProvider } from './oidc/live-provider.js';
 import { healthRouter, type Lifecycle } from './ops/health.js';
+import type { Metrics } from './ops/metrics.js';
 import type { Mailer } from './mail/mailer.js';
 import { AuditLog } from './security/audit.js';
 import { Csrf } from './security/csrf.js';
@@ -34,6 +35,7 @@ export interface AppDeps {
   logger: Logger;
   lifecycle: Lifecycle;
   mailer: Mailer;
+  metrics: Metrics;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface AppDeps {
  * views, our own routes, and finally oidc-provider for everything it owns (discovery,
  * /auth, /token, /jwks, …).
  */
-export function createApp({ config, store, secrets, live, logger, lifecycle, mailer }: AppDeps): Koa {
+export function createApp({ config, store, secrets, live, logger, lifecycle, mailer, metrics }: AppDeps): Koa {
   const app = new Koa();
   app.proxy = config.trustProxy;
   // oidc-provider's middleware runs on our context (see LiveProvider), so its signed
@@ -50,18 +52,20 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.silent = true;
 
   app.use(requestLog(logger));
+  app.use(metrics.middleware);
   app.use(securityHeaders(config.env === 'production'));
   app.use(views(viewsDir, { extension: 'ejs' }));
   app.use(errorHandler(logger));
 
   const csrf = new Csrf(secrets, config.issuer);
-  const audit = new AuditLog(store, logger);
+  const audit = new AuditLog(store, logger, (action) => metrics.events.inc({ action }));
   const accountDeps = { store, audit, mailer, issuer: config.issuer, logger, secrets };
   const throttle = new LoginThrottle(store, config.loginThrottle);
-  const limiter = new RateLimiter(store, config.rateLimits);
+  const limiter = new RateLimiter(store, config.rateLimits, (form) => metrics.rateLimited.inc({ limit: form }));
   const routers = [
     assetRouter(),
     healthRouter(store, lifecycle),
+    metrics.router(),
     interactionRouter(live, accountDeps, csrf, throttle, limiter, config.upstreams),
     federationRouter(live, accountDeps, csrf, new UpstreamClients(config.upstreams)),
     secondFactorRouter(live, accountDeps, csrf, throttle),

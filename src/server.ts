@@ -12,6 +12,7 @@ import { deleteRetiredKeys, ensureSigningKeys } from './oidc/signing-keys.js';
 import type { Lifecycle } from './ops/health.js';
 import { resolveRootSecret, Secrets } from './security/secrets.js';
 import { openStore } from './store/open-store.js';
+import { Metrics } from './ops/metrics.js';
 import type { Store } from './store/port.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
@@ -32,6 +33,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   const secrets = new Secrets(resolveRootSecret(config, logger));
   const store = await openStore(config.databaseUrl);
+  const metrics = new Metrics();
+  // What serves requests sees the store through the metrics' timing.
+  const servingStore = metrics.timedStore(store);
   let live: LiveProvider;
   try {
     await ensureSigningKeys(store, secrets);
@@ -44,7 +48,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       const admin = await createUser(store, { ...config.admin, role: 'admin' });
       logger.info('first admin created', { email: admin.email });
     }
-    live = await LiveProvider.start(config, store, secrets, logger);
+    live = await LiveProvider.start(config, servingStore, secrets, logger, metrics);
   } catch (err) {
     await store.close();
     throw err;
@@ -52,7 +56,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const lifecycle: Lifecycle = { draining: false };
   const mailer = createMailer(config.mail, logger);
-  const app = createApp({ config, store, secrets, live, logger, lifecycle, mailer });
+  const app = createApp({ config, store: servingStore, secrets, live, logger, lifecycle, mailer, metrics });
   const server = createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -4,6 +4,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../ops/metrics.js';
 import type { Secrets } from '../security/secrets.js';
 import type { Store } from '../store/port.js';
 import { createProvider } from './provider.js';
@@ -27,10 +28,11 @@ export class LiveProvider {
     private readonly store: Store,
     private readonly secrets: Secrets,
     private readonly logger: Logger,
+    private readonly metrics: Metrics,
   ) {}
 
-  static async start(config: Config, store: Store, secrets: Secrets, logger: Logger): Promise<LiveProvider> {
-    const live = new LiveProvider(config, store, secrets, logger);
+  static async start(config: Config, store: Store, secrets: Secrets, logger: Logger, metrics: Metrics): Promise<LiveProvider> {
+    const live = new LiveProvider(config, store, secrets, logger, metrics);
     await live.refresh();
     live.#timer = setInterval(() => {
       live.refresh().catch((err: unknown) => logger.warn('signing key refresh failed', { err }));
@@ -58,6 +60,7 @@ export class LiveProvider {
     if (fingerprint === this.#fingerprint) return;
     const provider = createProvider(this.config, this.store, this.secrets, buildJwks(keys, this.secrets, now));
     provider.on('server_error', (_ctx, err) => this.logger.error('oidc server error', { err }));
+    provider.on('grant.success', (ctx) => this.metrics.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
     provider.on('grant.revoked', (_ctx, grantId) => this.logger.info('grant revoked', { grantId }));
     provider.on('backchannel.error', (_ctx, err, client) => this.logger.warn('back-channel logout delivery failed', { client: client.clientId, error: err.message }));
     this.#provider = provider;

@@ -42,6 +42,8 @@ export class AuditLog {
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
+    /** Told of every recorded action (the server counts them as metrics). */
+    private readonly onRecord: (action: AuditAction) => void = () => {},
   ) {}
 
   async record(action: AuditAction, entry: AuditEntry): Promise<void> {
@@ -55,6 +57,7 @@ export class AuditLog {
       ip: entry.ip ?? null,
       details: entry.details ?? {},
     };
+    this.onRecord(action);
     try {
       await this.store.audit.append(event);
     } catch (err) {

@@ -26,6 +26,8 @@ export class RateLimiter {
   constructor(
     private readonly store: Store,
     private readonly limits: RateLimits,
+    /** Told of every refusal, by form (the server counts them as metrics). */
+    private readonly onLimited: (form: string) => void = () => {},
   ) {}
 
   /** Spends one request of each budget, or throws 429 when any of them is used up. */
@@ -35,6 +37,7 @@ export class RateLimiter {
     const counts = await Promise.all(keys.map((key) => this.store.attempts.count(key, since)));
     const exhausted = budgets.some((b, i) => counts[i]! >= (b.kind === 'ip' ? this.limits.perIp : this.limits.mailPerAddress));
     if (exhausted) {
+      this.onLimited(form);
       throw new HttpError(429, 'too_many_requests', 'Too many requests. Wait a minute and try again.', { 'Retry-After': String(this.limits.windowSeconds) });
     }
     await this.store.attempts.record(keys, now, now + this.limits.windowSeconds * 1000);

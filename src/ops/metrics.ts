@@ -1,0 +1,86 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { Store } from '../store/port.js';
+
+/**
+ * Prometheus metrics of one instance, in a registry of its own (several servers may run
+ * in one process, as the tests do). Labels are bounded: routes are route names or
+ * patterns, never raw paths, so ids in URLs cannot blow up the series count.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+  readonly latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['method', 'route'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({ name: 'gatehouse_tokens_issued_total', help: 'Successful token endpoint grants by grant type', labelNames: ['grant_type'], registers: [this.registry] });
+  readonly events = new Counter({ name: 'gatehouse_audit_events_total', help: 'Audited events by action (login.succeeded, login.failed, …)', labelNames: ['action'], registers: [this.registry] });
+  readonly rateLimited = new Counter({ name: 'gatehouse_rate_limited_total', help: 'Requests refused with 429, by limit', labelNames: ['limit'], registers: [this.registry] });
+  readonly storeLatency = new Histogram({
+    name: 'gatehouse_store_operation_duration_seconds',
+    help: 'Store operation latency by repository and operation',
+    labelNames: ['repository', 'operation', 'outcome'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts and times every request, labelled by the route that served it. */
+  readonly middleware: Middleware = async (ctx, next) => {
+    const stop = this.latency.startTimer();
+    try {
+      await next();
+    } finally {
+      const route = (ctx as unknown as KoaContextWithOIDC).oidc?.route ?? (ctx._matchedRoute ? String(ctx._matchedRoute) : 'unmatched');
+      stop({ method: ctx.method, route });
+      this.requests.inc({ method: ctx.method, route, status: String(ctx.status) });
+    }
+  };
+
+  /** The store with each operation timed (outcome ok or error). */
+  timedStore(store: Store): Store {
+    const timed: Record<string, unknown> = {};
+    for (const [name, part] of Object.entries(store)) {
+      if (typeof part === 'object' && part !== null) {
+        timed[name] = Object.fromEntries(
+          Object.entries(part).map(([operation, fn]) => [operation, typeof fn === 'function' ? this.#time(name, operation, fn.bind(part)) : fn]),
+        );
+      } else timed[name] = typeof part === 'function' ? part.bind(store) : part;
+    }
+    return timed as unknown as Store;
+  }
+
+  #time(repository: string, operation: string, fn: (...args: unknown[]) => Promise<unknown>) {
+    return async (...args: unknown[]) => {
+      const stop = this.storeLatency.startTimer({ repository, operation });
+      try {
+        const result = await fn(...args);
+        stop({ outcome: 'ok' });
+        return result;
+      } catch (err) {
+        stop({ outcome: 'error' });
+        throw err;
+      }
+    };
+  }
+
+  /** GET /metrics in Prometheus text format. */
+  router(): Router {
+    const router = new Router();
+    router.get('/metrics', async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = this.registry.contentType;
+      ctx.body = await this.registry.metrics();
+    });
+    return router;
+  }
+}
