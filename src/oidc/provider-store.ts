@@ -1,5 +1,6 @@
 import { errors } from 'oidc-provider';
 import { StoreUnavailableError, type Store } from '../store/port.js';
+import { wrapStore } from '../store/wrap-store.js';
 
 /**
  * A store outage as oidc-provider can show it. The library turns any error it does not
@@ -15,26 +16,13 @@ class TemporarilyUnavailable extends errors.OIDCProviderError {
   }
 }
 
-function translate<F extends (...args: never[]) => unknown>(fn: F): F {
-  return (async (...args: Parameters<F>) => {
+/** The store as seen from inside oidc-provider (its adapter, account lookup and checks): outages become 503s. */
+export function storeForProvider(store: Store): Store {
+  return wrapStore(store, (_repository, _operation, run) => async (...args) => {
     try {
-      return await fn(...args);
+      return await run(...args);
     } catch (err) {
       throw err instanceof StoreUnavailableError ? new TemporarilyUnavailable(err) : err;
     }
-  }) as unknown as F;
-}
-
-/** The store as seen from inside oidc-provider (its adapter, account lookup and checks): outages become 503s. */
-export function storeForProvider(store: Store): Store {
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, part] of Object.entries(store)) {
-    if (typeof part === 'function') wrapped[name] = translate(part.bind(store));
-    else if (typeof part === 'object' && part !== null) {
-      wrapped[name] = Object.fromEntries(
-        Object.entries(part).map(([method, fn]) => [method, typeof fn === 'function' ? translate(fn.bind(part)) : fn]),
-      );
-    } else wrapped[name] = part;
-  }
-  return wrapped as unknown as Store;
+  });
 }

@@ -3,6 +3,7 @@ import type { Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { Store } from '../store/port.js';
+import { wrapStore } from '../store/wrap-store.js';
 
 /**
  * Prometheus metrics of one instance, in a registry of its own (several servers may run
@@ -48,29 +49,17 @@ export class Metrics {
 
   /** The store with each operation timed (outcome ok or error). */
   timedStore(store: Store): Store {
-    const timed: Record<string, unknown> = {};
-    for (const [name, part] of Object.entries(store)) {
-      if (typeof part === 'object' && part !== null) {
-        timed[name] = Object.fromEntries(
-          Object.entries(part).map(([operation, fn]) => [operation, typeof fn === 'function' ? this.#time(name, operation, fn.bind(part)) : fn]),
-        );
-      } else timed[name] = typeof part === 'function' ? part.bind(store) : part;
-    }
-    return timed as unknown as Store;
-  }
-
-  #time(repository: string, operation: string, fn: (...args: unknown[]) => Promise<unknown>) {
-    return async (...args: unknown[]) => {
+    return wrapStore(store, (repository, operation, run) => async (...args) => {
       const stop = this.storeLatency.startTimer({ repository, operation });
       try {
-        const result = await fn(...args);
+        const result = await run(...args);
         stop({ outcome: 'ok' });
         return result;
       } catch (err) {
         stop({ outcome: 'error' });
         throw err;
       }
-    };
+    });
   }
 
   /** GET /metrics in Prometheus text format. */
