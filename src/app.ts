@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import views from 'koa-views';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { consoleRouter } from './accounts/console-router.js';
@@ -90,15 +91,25 @@ function assetRouter(): Router {
   return router;
 }
 
-/** One JSON line per request. Paths only: query strings can carry codes and tokens. */
+/** A caller's request id is kept when it looks like one (a proxy's or load balancer's), else one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * One JSON line per request, with a request id that is also sent back as X-Request-Id and
+ * attached to any error logged for it. Paths only: query strings can carry codes and tokens.
+ */
 function requestLog(logger: Logger): Koa.Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
+    const given = ctx.get('x-request-id');
+    const requestId = REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
     try {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info('request', { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 });
+      logger.info('request', { request_id: requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 });
     }
   };
 }

@@ -36,12 +36,12 @@ export function errorHandler(logger: Logger): Middleware {
       let err: HttpError;
       if (caught instanceof HttpError) err = caught;
       else if (caught instanceof StoreUnavailableError) {
-        logger.warn('store unavailable', { err: caught, method: ctx.method, path: ctx.path });
+        logger.warn('store unavailable', { err: caught, request_id: ctx.state.requestId, method: ctx.method, path: ctx.path });
         err = new HttpError(503, 'temporarily_unavailable', 'The service is temporarily unavailable; try again shortly.', { 'Retry-After': RETRY_AFTER_SECONDS });
       }
       else if (isClientError(caught)) err = new HttpError(caught.status, 'invalid_request', caught.expose ? caught.message : 'The request is invalid.');
       else {
-        logger.error('unhandled error', { err: caught, method: ctx.method, path: ctx.path });
+        logger.error('unhandled error', { err: caught, request_id: ctx.state.requestId, method: ctx.method, path: ctx.path });
         err = new HttpError(500, 'server_error', 'An unexpected error occurred.');
       }
       ctx.status = err.status;

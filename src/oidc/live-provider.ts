@@ -59,7 +59,7 @@ export class LiveProvider {
     const fingerprint = keySetFingerprint(keys, now);
     if (fingerprint === this.#fingerprint) return;
     const provider = createProvider(this.config, this.store, this.secrets, buildJwks(keys, this.secrets, now));
-    provider.on('server_error', (_ctx, err) => this.logger.error('oidc server error', { err }));
+    provider.on('server_error', (ctx, err) => this.logger.error('oidc server error', { err, request_id: ctx.state.requestId }));
     provider.on('grant.success', (ctx) => this.metrics.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
     provider.on('grant.revoked', (_ctx, grantId) => this.logger.info('grant revoked', { grantId }));
     provider.on('backchannel.error', (_ctx, err, client) => this.logger.warn('back-channel logout delivery failed', { client: client.clientId, error: err.message }));
