@@ -5,29 +5,17 @@ import {
   StoreUnavailableError,
   type ActionPurpose,
   type ActionTokenRecord,
-  type ActionTokenRepository,
   type ApiKeyRecord,
-  type ApiKeyRepository,
-  type AttemptRepository,
   type AuditEvent,
   type AuditQuery,
-  type AuditRepository,
-  type AvatarRepository,
   type ClientRecord,
-  type ClientRepository,
   type IdentityRecord,
-  type IdentityRepository,
   type OidcPayload,
-  type OidcRecords,
   type PermissionRecord,
-  type PermissionRepository,
-  type SecondFactorRepository,
   type SigningKeyRecord,
-  type SigningKeyRepository,
   type Store,
   type UserQuery,
   type UserRecord,
-  type UserRepository,
 } from '../../src/store/port.js';
 import {
   MARK_GRACE_SECONDS,
@@ -43,6 +31,7 @@ import {
   type SigningKeyDoc,
   type UserDoc,
 } from './schema.js';
+import { mapStoreErrors } from '../../src/store/wrap-store.js';
 
 /**
  * The MongoDB driver (also runs on FerretDB 1.24). Commands are not buffered and server
@@ -88,9 +77,9 @@ export async function openMongoStore(url: string): Promise<Store> {
     return doc ? (await withRevocations([doc]))[0] : undefined;
   };
 
-  return guard<Store>({
+  return mapStoreErrors({
     driver: 'mongodb',
-    oidc: guard<OidcRecords>({
+    oidc: {
       async upsert(model, id, payload, expiresIn) {
         const expiresAt = expiresIn ? new Date(now() + expiresIn * 1000) : null;
         const fields = {
@@ -144,8 +133,8 @@ export async function openMongoStore(url: string): Promise<Store> {
         const consumedAt = new Map(marks.map((m) => [m.id, m.consumedAt]));
         return docs.map(({ id, payload }) => ({ id, payload: toPayload(payload, consumedAt.get(id)) }));
       },
-    }),
-    users: guard<UserRepository>({
+    },
+    users: {
       async create(user) {
         const { id, email, emailVerified, name, passwordHash, role, status = 'active', theme = 'system' } = user;
         const record: UserRecord = { id, email: email.toLowerCase(), emailVerified, name, passwordHash, role, status, theme, createdAt: now(), updatedAt: now() };
@@ -197,8 +186,8 @@ export async function openMongoStore(url: string): Promise<Store> {
       },
       list: async (query) => (await Users.find(userFilter(query)).sort({ email: 1 }).limit(query.limit).lean()).map((doc) => toUser(doc)!),
       delete: async (id) => (await Users.deleteOne({ id })).deletedCount === 1,
-    }),
-    clients: guard<ClientRepository>({
+    },
+    clients: {
       async upsert({ clientId, metadata, secretCiphertext }) {
         const doc = await retryLostUpsert(() =>
           Clients.findOneAndUpdate(
@@ -215,9 +204,9 @@ export async function openMongoStore(url: string): Promise<Store> {
       },
       list: async () => (await Clients.find().sort({ createdAt: 1, clientId: 1 }).lean()).map(toClient),
       delete: async (clientId) => (await Clients.deleteOne({ clientId })).deletedCount === 1,
-    }),
+    },
     // The unique (userId, toolId) index keeps one document per pair: see schema.ts.
-    permissions: guard<PermissionRepository>({
+    permissions: {
       async set(userId, toolId, level) {
         const doc = await retryLostUpsert(() =>
           Permissions.findOneAndUpdate(
@@ -241,9 +230,9 @@ export async function openMongoStore(url: string): Promise<Store> {
       async deleteForTool(toolId) {
         await Permissions.deleteMany({ toolId });
       },
-    }),
+    },
     // Revocations are documents of their own, never a field a touch could overwrite: see schema.ts.
-    apiKeys: guard<ApiKeyRepository>({
+    apiKeys: {
       async create(key) {
         const { id, userId, name, keyHash, prefix, toolId, readOnly, createdAt, expiresAt, lastUsedAt, revokedAt } = key;
         await insertUnique(
@@ -276,8 +265,8 @@ export async function openMongoStore(url: string): Promise<Store> {
         await ApiKeys.deleteMany({ userId });
         await ApiKeyRevocations.deleteMany({ userId });
       },
-    }),
-    audit: guard<AuditRepository>({
+    },
+    audit: {
       async append({ id, at, action, actor, target, ip, details }) {
         await Audit.insertOne({
           id,
@@ -293,8 +282,8 @@ export async function openMongoStore(url: string): Promise<Store> {
         });
       },
       list: async (query) => (await Audit.find(auditFilter(query)).sort({ id: -1 }).limit(query.limit).lean()).map(toAuditEvent),
-    }),
-    signingKeys: guard<SigningKeyRepository>({
+    },
+    signingKeys: {
       list: async () => (await SigningKeys.find().sort({ createdAt: 1, kid: 1 }).lean()).map(toSigningKey),
       async insert(key) {
         await insertUnique(SigningKeys.insertOne({ ...key, publicJwk: JSON.stringify(key.publicJwk) }), `signing key ${key.kid} exists`);
@@ -305,8 +294,8 @@ export async function openMongoStore(url: string): Promise<Store> {
       async delete(kid) {
         await SigningKeys.deleteOne({ kid });
       },
-    }),
-    actionTokens: guard<ActionTokenRepository>({
+    },
+    actionTokens: {
       async issue(token) {
         const { tokenHash, userId, purpose } = token;
         await ActionTokens.deleteMany({ userId, purpose });
@@ -335,8 +324,8 @@ export async function openMongoStore(url: string): Promise<Store> {
       async deleteForUser(userId) {
         await ActionTokens.deleteMany({ userId });
       },
-    }),
-    avatars: guard<AvatarRepository>({
+    },
+    avatars: {
       // $set of every field replaces the avatar whole, which FerretDB's read-then-write does too.
       async put(userId, { image, contentType, updatedAt }) {
         await retryLostUpsert(() => Avatars.updateOne({ userId }, { $set: { image, contentType, updatedAt } }, { upsert: true }));
@@ -349,9 +338,9 @@ export async function openMongoStore(url: string): Promise<Store> {
       async delete(userId) {
         await Avatars.deleteOne({ userId });
       },
-    }),
+    },
     // One document per attempt, never an $inc: see schema.ts.
-    attempts: guard<AttemptRepository>({
+    attempts: {
       async record(keys, at, expiresAt) {
         if (keys.length === 0) return;
         await Attempts.insertMany(keys.map((key) => ({ key, at, expiresAt: new Date(expiresAt) })));
@@ -361,8 +350,8 @@ export async function openMongoStore(url: string): Promise<Store> {
       async clear(key) {
         await Attempts.deleteMany({ key });
       },
-    }),
-    secondFactors: guard<SecondFactorRepository>({
+    },
+    secondFactors: {
       async getTotp(userId) {
         const doc = await Totp.findOne({ userId }, { secretCiphertext: 1, confirmed: 1, createdAt: 1 }).lean();
         return doc ? { secretCiphertext: doc.secretCiphertext, confirmed: doc.confirmed, createdAt: doc.createdAt } : undefined;
@@ -402,9 +391,9 @@ export async function openMongoStore(url: string): Promise<Store> {
         return (await RecoveryCodes.deleteOne({ _id: doc._id })).deletedCount === 1;
       },
       countRecoveryCodes: async (userId) => RecoveryCodes.countDocuments({ userId }),
-    }),
+    },
     // Inserts and deletes only, never updates: see schema.ts.
-    identities: guard<IdentityRepository>({
+    identities: {
       find: async (provider, subject) => toIdentity(await Identities.findOne({ provider, subject }).lean()),
       listForUser: async (userId) => (await Identities.find({ userId }).sort({ createdAt: 1, provider: 1 }).lean()).map((doc) => toIdentity(doc)!),
       async link(identity) {
@@ -418,7 +407,7 @@ export async function openMongoStore(url: string): Promise<Store> {
       async deleteForUser(userId) {
         await Identities.deleteMany({ userId });
       },
-    }),
+    },
     async ping() {
       await conn.db!.admin().ping();
     },
@@ -433,7 +422,7 @@ export async function openMongoStore(url: string): Promise<Store> {
     async close() {
       await conn.close();
     },
-  });
+  }, toStoreError);
 }
 
 function isDuplicateKey(err: unknown): boolean {
@@ -471,23 +460,7 @@ async function insertUnique(write: Promise<unknown>, duplicateMessage: string): 
   }
 }
 
-/** Wraps every method so that "cannot reach the database" becomes {@link StoreUnavailableError} (HTTP 503). */
-function guard<T extends object>(target: T): T {
-  const wrapped = Object.entries(target).map(([key, value]) => [
-    key,
-    typeof value === 'function'
-      ? async (...args: unknown[]) => {
-          try {
-            return await (value as (...a: unknown[]) => Promise<unknown>)(...args);
-          } catch (err) {
-            throw toStoreError(err);
-          }
-        }
-      : value,
-  ]);
-  return Object.fromEntries(wrapped) as T;
-}
-
+/** "Cannot reach the database" becomes {@link StoreUnavailableError} (HTTP 503). */
 function toStoreError(err: unknown): unknown {
   const unreachable =
     err instanceof mongoose.mongo.MongoNetworkError ||

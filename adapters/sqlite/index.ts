@@ -17,7 +17,8 @@ import {
   type UserStatus,
 } from '../../src/store/port.js';
 import { sqliteApiKeys, sqliteAudit, sqlitePermissions } from './access.js';
-import { isUniqueViolation } from './errors.js';
+import { isUniqueViolation, toStoreError } from './errors.js';
+import { mapStoreErrors } from '../../src/store/wrap-store.js';
 import { migrate } from './schema.js';
 
 /**
@@ -122,7 +123,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
     return consumed_at === null ? parsed : { ...parsed, consumed: Math.floor(consumed_at / 1000) };
   };
 
-  return {
+  const store: Store = {
     driver: 'sqlite',
     oidc: {
       async upsert(model, id, payload, expiresIn) {
@@ -322,6 +323,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
       if (db.open) db.close();
     },
   };
+  return mapStoreErrors(store, toStoreError);
 }
 
 interface UserRow { id: string; email: string; email_verified: number; name: string | null; password_hash: string | null; role: Role; status: UserStatus; theme: Theme; created_at: number; updated_at: number }

@@ -1,6 +1,6 @@
 import { errors } from 'oidc-provider';
 import { StoreUnavailableError, type Store } from '../store/port.js';
-import { wrapStore } from '../store/wrap-store.js';
+import { mapStoreErrors } from '../store/wrap-store.js';
 
 /**
  * A store outage as oidc-provider can show it. The library turns any error it does not
@@ -18,11 +18,5 @@ class TemporarilyUnavailable extends errors.OIDCProviderError {
 
 /** The store as seen from inside oidc-provider (its adapter, account lookup and checks): outages become 503s. */
 export function storeForProvider(store: Store): Store {
-  return wrapStore(store, (_repository, _operation, run) => async (...args) => {
-    try {
-      return await run(...args);
-    } catch (err) {
-      throw err instanceof StoreUnavailableError ? new TemporarilyUnavailable(err) : err;
-    }
-  });
+  return mapStoreErrors(store, (err) => (err instanceof StoreUnavailableError ? new TemporarilyUnavailable(err) : err));
 }

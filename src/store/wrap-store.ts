@@ -19,3 +19,14 @@ export function wrapStore(store: Store, wrap: (repository: string, operation: st
   }
   return copy as unknown as Store;
 }
+
+/** The store with every error it throws passed through `translate` (e.g. a driver's outage errors into StoreUnavailableError). */
+export function mapStoreErrors(store: Store, translate: (err: unknown) => unknown): Store {
+  return wrapStore(store, (_repository, _operation, run) => async (...args) => {
+    try {
+      return await run(...args);
+    } catch (err) {
+      throw translate(err);
+    }
+  });
+}

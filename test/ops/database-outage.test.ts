@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import * as oidc from 'openid-client';
+import { backends } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/gatehouse.js';
-import { callApi, keyFor } from '../helpers/management.js';
+import { adminCredential, callApi, keyFor } from '../helpers/management.js';
 import { startFerretdb, withDatabase, type RestartableMongoServer } from '../helpers/mongo-server.js';
 import { discover, pkceAuthorizationUrl } from '../helpers/relying-party.js';
 import { UserAgent } from '../helpers/user-agent.js';
@@ -73,5 +75,36 @@ describe('database outage on mongodb', function () {
     assert.ok(ready, 'ready again without a restart');
     assert.ok((await oidc.clientCredentialsGrant(machine)).access_token);
     assert.equal((await callApi(server, key, 'GET', '/api/me')).status, 200);
+  });
+});
+
+/**
+ * The SQLite file cannot be written (here: another process holds its write lock past the
+ * busy timeout): writes fail closed with 503 and leave nothing behind, reads go on, and
+ * writes work again once the file is free.
+ */
+describe('database outage on sqlite', function () {
+  this.timeout(60_000);
+  it('answers 503 with Retry-After while the file cannot be written, writes nothing, and recovers', async () => {
+    const url = await backends[0]!.freshDatabaseUrl();
+    const server = await startTestServer(url);
+    const blocker = new Database(url.replace(/^sqlite:/, ''));
+    try {
+      const { key } = await adminCredential(server);
+      blocker.exec('BEGIN EXCLUSIVE');
+      const refused = await callApi(server, key, 'POST', '/api/users', { email: 'during-outage@example.com' });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '5');
+      assert.equal(refused.body.error, 'temporarily_unavailable');
+      assert.equal((await callApi(server, key, 'GET', '/api/me')).status, 200, 'reads go on');
+      blocker.exec('ROLLBACK');
+
+      const list = await callApi(server, key, 'GET', '/api/users?email=during-outage');
+      assert.deepEqual(list.body.data, [], 'the refused write left nothing behind');
+      assert.equal((await callApi(server, key, 'POST', '/api/users', { email: 'during-outage@example.com' })).status, 201);
+    } finally {
+      blocker.close();
+      await server.stop();
+    }
   });
 });

@@ -15,7 +15,13 @@ describe('operations', function () {
       const ready = await fetch(`${server.url}/readyz`);
       assert.equal(ready.status, 200);
       assert.deepEqual(await ready.json(), { status: 'ready', store: 'sqlite' });
-      const line = server.output().split('\n').find((l) => l.includes('"path":"/readyz"'))!;
+      // The log line travels through a pipe and may arrive after the response: wait for it.
+      let line: string | undefined;
+      for (let i = 0; i < 50 && !line; i++) {
+        line = server.output().split('\n').find((l) => l.includes('"path":"/readyz"'));
+        if (!line) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(line, 'the request was logged');
       const entry = JSON.parse(line) as Record<string, unknown>;
       assert.equal(entry.level, 'info');
       assert.equal(entry.status, 200);
