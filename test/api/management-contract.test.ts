@@ -103,6 +103,30 @@ describe('management API contract (OpenAPI document)', function () {
     }
   });
 
+  it('no malformed input makes any route answer 5xx', async () => {
+    const nested = (depth: number): unknown => (depth === 0 ? 'x' : { a: nested(depth - 1) });
+    const payloads: unknown[] = [
+      'null', '[]', '"string"', '12', 'true', '{"a":1,"a":2}', '{"__proto__":{"admin":true}}', '\u0000{}',
+      JSON.stringify({ email: 'x'.repeat(15_000) }),
+      JSON.stringify({ name: '\u202e\ud83d\ude00\u0000\ufeff', email: 'ünïcødé@exämple.com', level: 'ʀᴇᴀᴅ', id: '../../etc' }),
+      JSON.stringify(nested(500)),
+      'x'.repeat(20_000),
+    ];
+    for (const op of operations.filter((o) => o.requestBody)) {
+      const credential = op.tags.some((t) => SELF_TAGS.has(t)) ? viewerKey : adminKey;
+      for (const payload of payloads) {
+        const res = await callApi(server, credential, op.method, concrete(op.path), payload);
+        assert.ok(res.status >= 400 && res.status < 500, `${op.method} ${op.path} with ${String(payload).slice(0, 40)}: ${res.status}`);
+      }
+    }
+    for (const op of operations.filter((o) => o.parameters.some((p) => p.in === 'path'))) {
+      for (const id of ['%00', '%E2%80%AE', 'x'.repeat(5000), '..%2F..%2Fetc', '%F0%9F%98%80']) {
+        const res = await callApi(server, adminKey, op.method, op.path.replace(/\{[^}]+\}/g, id), VALID_BODIES[`${op.method} ${op.path}`]);
+        assert.ok(res.status < 500, `${op.method} ${op.path} with id ${id.slice(0, 20)}: ${res.status}`);
+      }
+    }
+  });
+
   it('every route with an id answers 404 for an unknown one, as documented', async () => {
     for (const op of operations.filter((o) => o.parameters.some((p) => p.in === 'path'))) {
       const what = `${op.method} ${op.path}`;
