@@ -54,7 +54,7 @@ export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
 export const defineRoute = <P = unknown, Q = unknown, B = unknown>(route: ApiRoute<P, Q, B>): ApiRoute => route as unknown as ApiRoute;
 
 /** "field: message; field: message" — which field is wrong, in the error's description. */
-export function describeIssues(error: z.ZodError, whole: string): string {
+function describeIssues(error: z.ZodError, whole: string): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : whole}: ${i.message}`).join('; ');
 }
 

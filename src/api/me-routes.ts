@@ -6,19 +6,13 @@ import { permissionView } from '../access/permissions.js';
 import { HttpError } from '../http/errors.js';
 import type { UserRecord } from '../store/port.js';
 import { defineRoute, type ApiRoute } from './api-route.js';
-import { permissionSchema } from './schemas.js';
+import { permissionSchema, userSchema, userView } from './schemas.js';
 
-const meSchema = z.object({
-  id: z.string(),
-  email: z.string(),
-  email_verified: z.boolean(),
-  name: z.string().nullable(),
-  role: z.enum(['admin', 'viewer']),
+/** The user as admins see them, plus what only the person's own view has. */
+const meSchema = userSchema.extend({
   theme: z.enum(['light', 'dark', 'system']),
   picture: z.string().nullable(),
   permissions: z.array(permissionSchema),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
 });
 
 /**
@@ -28,16 +22,10 @@ const meSchema = z.object({
  */
 export function meRoutes(deps: AccountDeps): ApiRoute[] {
   const view = async (user: UserRecord): Promise<z.infer<typeof meSchema>> => ({
-    id: user.id,
-    email: user.email,
-    email_verified: user.emailVerified,
-    name: user.name,
-    role: user.role,
+    ...userView(user),
     theme: user.theme,
     picture: await pictureUrl(deps.store, deps.issuer, user.id),
     permissions: (await deps.store.permissions.listForUser(user.id)).map(permissionView),
-    created_at: new Date(user.createdAt).toISOString(),
-    updated_at: new Date(user.updatedAt).toISOString(),
   });
 
   return [

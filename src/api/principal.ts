@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import type { ApiKeyVerifier } from '../access/api-keys.js';
+import { API_KEY_PREFIX, type ApiKeyVerifier } from '../access/api-keys.js';
 import type { RequestedBy } from '../access/user-admin.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
@@ -36,7 +36,7 @@ export const requestedBy = (principal: Principal, ctx: Context): RequestedBy => 
 
 const challenge = (error: string, description: string) => ({ 'WWW-Authenticate': `Bearer error="${error}", error_description="${description}"` });
 
-export const unauthorized = () =>
+const unauthorized = () =>
   new HttpError(401, 'invalid_token', 'The access token or API key is invalid, expired or revoked.', challenge('invalid_token', 'invalid, expired or revoked'));
 
 export const forbidden = (description: string, error = 'forbidden') => new HttpError(403, error, description);
@@ -57,7 +57,7 @@ export class Authenticator {
   ) {}
 
   /** The bearer credential from the header; 401 when missing or malformed. */
-  static credential(ctx: Context): string {
+  static #credential(ctx: Context): string {
     const header = ctx.get('authorization');
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
     if (match) return match[1]!;
@@ -71,10 +71,10 @@ export class Authenticator {
    *   API's own; any of our resources for /api/validate).
    */
   async authenticate(ctx: Context, audiences: readonly string[]): Promise<Principal> {
-    const credential = Authenticator.credential(ctx);
+    const credential = Authenticator.#credential(ctx);
     const principal = looksLikeJwt(credential)
       ? await this.#fromJwt(credential, audiences)
-      : credential.startsWith('ghk_')
+      : credential.startsWith(API_KEY_PREFIX)
         ? await this.#fromApiKey(credential)
         : await this.#fromOpaqueToken(credential);
     if (!principal) throw unauthorized();
