@@ -20,6 +20,7 @@ import { healthRouter, type Lifecycle } from './ops/health.js';
 import type { Metrics } from './ops/metrics.js';
 import type { Mailer } from './mail/mailer.js';
 import { AuditLog } from './security/audit.js';
+import { type ClientRateLimiter, tokenEndpointRateLimit } from './security/client-rate-limit.js';
 import { Csrf } from './security/csrf.js';
 import { LoginThrottle } from './security/login-throttle.js';
 import { RateLimiter } from './security/rate-limit.js';
@@ -27,6 +28,9 @@ import type { Secrets } from './security/secrets.js';
 import type { Store } from './store/port.js';
 
 const viewsDir = fileURLToPath(new URL('../views', import.meta.url));
+
+/** oidc-provider's default token route, which we do not rename. */
+const TOKEN_PATH = '/token';
 
 export interface AppDeps {
   config: Config;
@@ -37,6 +41,7 @@ export interface AppDeps {
   lifecycle: Lifecycle;
   mailer: Mailer;
   metrics: Metrics;
+  clientLimiter: ClientRateLimiter;
 }
 
 /**
@@ -44,7 +49,7 @@ export interface AppDeps {
  * views, our own routes, and finally oidc-provider for everything it owns (discovery,
  * /auth, /token, /jwks, …).
  */
-export function createApp({ config, store, secrets, live, logger, lifecycle, mailer, metrics }: AppDeps): Koa {
+export function createApp({ config, store, secrets, live, logger, lifecycle, mailer, metrics, clientLimiter }: AppDeps): Koa {
   const app = new Koa();
   app.proxy = config.trustProxy;
   // oidc-provider's middleware runs on our context (see LiveProvider), so its signed
@@ -76,6 +81,7 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   ];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
+  app.use(tokenEndpointRateLimit(clientLimiter, TOKEN_PATH, config.rateLimits.windowSeconds));
   app.use(live.middleware);
   return app;
 }

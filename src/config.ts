@@ -40,7 +40,7 @@ export interface Config {
   readonly resources: readonly string[];
   readonly shutdownTimeout: number;
   readonly loginThrottle: { readonly perAccount: number; readonly perIp: number; readonly windowSeconds: number };
-  readonly rateLimits: { readonly perIp: number; readonly mailPerAddress: number; readonly windowSeconds: number };
+  readonly rateLimits: { readonly perIp: number; readonly mailPerAddress: number; readonly tokenPerClient: number; readonly windowSeconds: number };
   /** How many usable (unrevoked, unexpired) API keys one user may hold. */
   readonly apiKeysPerUser: number;
   /** Configured upstream OpenID providers, in button order; empty when none is set. */
@@ -130,6 +130,7 @@ const envSchema = z.object({
   LOGIN_MAX_FAILURES: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
   RATE_LIMIT_PER_IP: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 10' }).default(10),
   RATE_LIMIT_MAIL_PER_ADDRESS: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
+  RATE_LIMIT_TOKEN_PER_CLIENT: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 6000' }).default(6000),
   RATE_LIMIT_WINDOW: seconds(60, '60'),
   API_KEYS_PER_USER: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 50' }).default(50),
@@ -233,7 +234,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
     upstreams: Object.freeze(upstreams),
     apiKeysPerUser: e.API_KEYS_PER_USER,
-    rateLimits: Object.freeze({ perIp: e.RATE_LIMIT_PER_IP, mailPerAddress: e.RATE_LIMIT_MAIL_PER_ADDRESS, windowSeconds: e.RATE_LIMIT_WINDOW }),
+    rateLimits: Object.freeze({
+      perIp: e.RATE_LIMIT_PER_IP,
+      mailPerAddress: e.RATE_LIMIT_MAIL_PER_ADDRESS,
+      tokenPerClient: e.RATE_LIMIT_TOKEN_PER_CLIENT,
+      windowSeconds: e.RATE_LIMIT_WINDOW,
+    }),
     loginThrottle: Object.freeze({ perAccount: e.LOGIN_MAX_FAILURES, perIp: e.LOGIN_MAX_FAILURES_PER_IP, windowSeconds: e.LOGIN_LOCK_WINDOW }),
   });
 }

@@ -10,6 +10,7 @@ import { createMailer, type Mailer } from './mail/mailer.js';
 import { LiveProvider } from './oidc/live-provider.js';
 import { deleteRetiredKeys, ensureSigningKeys } from './oidc/signing-keys.js';
 import type { Lifecycle } from './ops/health.js';
+import { ClientRateLimiter } from './security/client-rate-limit.js';
 import { resolveRootSecret, Secrets } from './security/secrets.js';
 import { openStore } from './store/open-store.js';
 import { Metrics } from './ops/metrics.js';
@@ -56,7 +57,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const lifecycle: Lifecycle = { draining: false };
   const mailer = createMailer(config.mail, logger);
-  const app = createApp({ config, store: servingStore, secrets, live, logger, lifecycle, mailer, metrics });
+  const clientLimiter = new ClientRateLimiter(servingStore, { perClient: config.rateLimits.tokenPerClient, windowSeconds: config.rateLimits.windowSeconds }, logger, () =>
+    metrics.rateLimited.inc({ limit: 'token' }),
+  );
+  clientLimiter.start();
+  const app = createApp({ config, store: servingStore, secrets, live, logger, lifecycle, mailer, metrics, clientLimiter });
   const server = createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -81,6 +86,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout * 1000);
       await closed;
       clearTimeout(deadline);
+      await clientLimiter.stop();
       await mailer.close();
       await store.close();
       logger.info('gatehouse stopped');

@@ -341,12 +341,16 @@ export async function openMongoStore(url: string): Promise<Store> {
     },
     // One document per attempt, never an $inc: see schema.ts.
     attempts: {
-      async record(keys, at, expiresAt) {
+      async record(keys, at, expiresAt, weight = 1) {
         if (keys.length === 0) return;
-        await Attempts.insertMany(keys.map((key) => ({ key, at, expiresAt: new Date(expiresAt) })));
+        await Attempts.insertMany(keys.map((key) => ({ key, at, expiresAt: new Date(expiresAt), weight })));
       },
       // The expiresAt filter matters: the sweeper or MongoDB's TTL monitor may not have run yet.
-      count: async (key, since) => Attempts.countDocuments({ key, at: { $gte: since }, expiresAt: { $gt: new Date() } }),
+      // Summed here, not with $group: a key holds at most a window's worth of records.
+      async count(key, since) {
+        const docs = await Attempts.find({ key, at: { $gte: since }, expiresAt: { $gt: new Date() } }, { weight: 1, _id: 0 }).lean();
+        return docs.reduce((sum, doc) => sum + (doc.weight ?? 1), 0);
+      },
       async clear(key) {
         await Attempts.deleteMany({ key });
       },

@@ -114,6 +114,8 @@ export interface AttemptDoc {
   key: string;
   at: number;
   expiresAt: Date;
+  /** How many attempts the document stands for; absent (1) on documents from before weights. */
+  weight?: number;
 }
 
 /** A user's TOTP authenticator, one per userId; put replaces all fields at once (see {@link AvatarDoc}). */
@@ -243,6 +245,7 @@ export function defineModels(conn: Connection) {
       key: requiredString,
       at: requiredNumber,
       expiresAt: { type: Date, required: true },
+      weight: Number,
     }, options), 'attempts'),
     Totp: conn.model('Totp', new Schema<TotpDoc>({
       userId: requiredString,

@@ -63,8 +63,8 @@ export async function openSqliteStore(url: string): Promise<Store> {
     avatarGet: db.prepare('SELECT image, content_type, updated_at FROM avatars WHERE user_id = ?'),
     avatarVersion: db.prepare('SELECT updated_at FROM avatars WHERE user_id = ?'),
     avatarDelete: db.prepare('DELETE FROM avatars WHERE user_id = ?'),
-    attemptInsert: db.prepare('INSERT INTO attempts (key, at, expires_at) VALUES (?, ?, ?)'),
-    attemptCount: db.prepare('SELECT COUNT(*) AS n FROM attempts WHERE key = ? AND at >= ? AND expires_at > ?'),
+    attemptInsert: db.prepare('INSERT INTO attempts (key, at, expires_at, weight) VALUES (?, ?, ?, ?)'),
+    attemptCount: db.prepare('SELECT COALESCE(SUM(weight), 0) AS n FROM attempts WHERE key = ? AND at >= ? AND expires_at > ?'),
     attemptClear: db.prepare('DELETE FROM attempts WHERE key = ?'),
     attemptSweep: db.prepare('DELETE FROM attempts WHERE expires_at <= ?'),
     totpGet: db.prepare('SELECT secret_ciphertext, confirmed, created_at FROM totp WHERE user_id = ?'),
@@ -262,9 +262,9 @@ export async function openSqliteStore(url: string): Promise<Store> {
       },
     },
     attempts: {
-      record: async (keys, at, expiresAt) =>
+      record: async (keys, at, expiresAt, weight = 1) =>
         db.transaction(() => {
-          for (const key of keys) s.attemptInsert.run(key, at, expiresAt);
+          for (const key of keys) s.attemptInsert.run(key, at, expiresAt, weight);
         })(),
       count: async (key, since) => (s.attemptCount.get(key, since, now()) as { n: number }).n,
       async clear(key) {

@@ -168,6 +168,9 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_events_actor ON audit_events (actor_id, id);
   CREATE INDEX audit_events_target ON audit_events (target_id, id);
   `,
+  `
+  ALTER TABLE attempts ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

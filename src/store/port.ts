@@ -287,13 +287,17 @@ export interface AvatarRepository {
 
 /**
  * Failed attempts (sign-ins, …) counted per key, e.g. `login:email:<address>` or
- * `login:ip:<address>`. Each attempt is its own record, so counting needs no atomic
- * increment (which FerretDB cannot do) and every instance sees the same numbers.
+ * `login:ip:<address>`. Each record is inserted, never incremented, so counting needs no
+ * atomic increment (which FerretDB cannot do) and every instance sees the same numbers.
  */
 export interface AttemptRepository {
-  /** Records one attempt under each key; it counts until `expiresAt`. */
-  record(keys: readonly string[], at: number, expiresAt: number): Promise<void>;
-  /** How many unexpired attempts the key has made since `since`. */
+  /**
+   * Records attempts under each key; they count until `expiresAt`. `weight` (default 1)
+   * lets one record stand for a batch: the token endpoint's limiter writes a second's
+   * worth of requests at once rather than one record per request.
+   */
+  record(keys: readonly string[], at: number, expiresAt: number, weight?: number): Promise<void>;
+  /** How many unexpired attempts (the sum of their weights) the key has made since `since`. */
   count(key: string, since: number): Promise<number>;
   /** Forgets the key's attempts (after a successful sign-in or a password reset). */
   clear(key: string): Promise<void>;

@@ -9,6 +9,26 @@ export function discover(issuer: string, client: RegisteredClient): Promise<oidc
   return oidc.discovery(new URL(issuer), client.client_id, undefined, auth, { execute: [oidc.allowInsecureRequests] });
 }
 
+/**
+ * An openid-client configuration that reaches one instance of a deployment directly while
+ * expecting the deployment's public issuer, as each instance behind a load balancer would
+ * be reached: every endpoint URL under `issuer` is rebased onto `instanceUrl`.
+ */
+export async function discoverThrough(
+  instanceUrl: string,
+  issuer: string,
+  client: RegisteredClient,
+  auth: oidc.ClientAuth = oidc.ClientSecretBasic(client.client_secret!),
+): Promise<oidc.Configuration> {
+  const meta = (await (await fetch(`${instanceUrl}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
+  const rebased = Object.fromEntries(
+    Object.entries(meta).map(([k, v]) => [k, k !== 'issuer' && typeof v === 'string' && v.startsWith(issuer) ? v.replace(issuer, instanceUrl) : v]),
+  ) as oidc.ServerMetadata;
+  const config = new oidc.Configuration(rebased, client.client_id, undefined, auth);
+  oidc.allowInsecureRequests(config);
+  return config;
+}
+
 /** A code + PKCE (S256) authorization URL, and the verifier its token request will need. */
 export async function pkceAuthorizationUrl(config: oidc.Configuration, params: Record<string, string>): Promise<{ url: URL; verifier: string }> {
   const verifier = oidc.randomPKCECodeVerifier();

@@ -9,21 +9,13 @@ import { backends } from '../helpers/backends.js';
 import { freePort } from '../helpers/free-port.js';
 import { TEST_SECRET, testEnv } from '../helpers/gatehouse.js';
 import { runCli, spawnServer, type ServerProcess } from '../helpers/processes.js';
-import { login, silentAuthorization } from '../helpers/relying-party.js';
+import { discoverThrough, login, silentAuthorization } from '../helpers/relying-party.js';
 import { UserAgent, type Page } from '../helpers/user-agent.js';
 
 const REDIRECT = 'https://app.example.test/callback';
 
 /** openid-client pointed at one instance's endpoints, for a deployment whose issuer is another's URL. */
-async function configFor(instance: ServerProcess, issuer: string, client: RegisteredClient): Promise<oidc.Configuration> {
-  const meta = (await (await fetch(`${instance.url}/.well-known/openid-configuration`)).json()) as oidc.ServerMetadata;
-  const rebased = Object.fromEntries(
-    Object.entries(meta).map(([k, v]) => [k, k !== 'issuer' && typeof v === 'string' && v.startsWith(issuer) ? v.replace(issuer, instance.url) : v]),
-  ) as oidc.ServerMetadata;
-  const config = new oidc.Configuration(rebased, client.client_id, undefined, oidc.ClientSecretBasic(client.client_secret!));
-  oidc.allowInsecureRequests(config);
-  return config;
-}
+const configFor = (instance: ServerProcess, issuer: string, client: RegisteredClient) => discoverThrough(instance.url, issuer, client);
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, attempts = 60): Promise<T> {
   for (let i = 0; i < attempts; i++) {

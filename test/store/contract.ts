@@ -576,6 +576,15 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         assert.ok((await store.sweepExpired(now)) >= 1);
       });
 
+      it('a weighted record counts as that many attempts', async () => {
+        const now = Date.now();
+        await store.attempts.record(['token:client:w'], now - 2000, now + 60_000, 40);
+        await store.attempts.record(['token:client:w'], now - 500, now + 60_000, 2);
+        await store.attempts.record(['token:client:w'], now, now + 60_000);
+        assert.equal(await store.attempts.count('token:client:w', now - 10_000), 43);
+        assert.equal(await store.attempts.count('token:client:w', now - 1000), 3, 'only those since the given time');
+      });
+
       it('counts every one of many parallel attempts', async () => {
         const now = Date.now();
         await Promise.all(Array.from({ length: 25 }, () => store.attempts.record(['burst'], now, now + 60_000)));
