@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -39,6 +40,8 @@ export interface Config {
   /** Further resource indicators clients may ask tokens for. */
   readonly resources: readonly string[];
   readonly shutdownTimeout: number;
+  /** Server processes sharing the port (node:cluster); 1 serves from this process. */
+  readonly workers: number;
   readonly loginThrottle: { readonly perAccount: number; readonly perIp: number; readonly windowSeconds: number };
   readonly rateLimits: { readonly perIp: number; readonly mailPerAddress: number; readonly tokenPerClient: number; readonly windowSeconds: number };
   /** How many usable (unrevoked, unexpired) API keys one user may hold. */
@@ -127,6 +130,10 @@ const envSchema = z.object({
   DEFAULT_RESOURCE: absoluteUrl('https://api.example.com').optional(),
   RESOURCES: z.string().default(''),
   SHUTDOWN_TIMEOUT: seconds(10, '10'),
+  WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)], { error: 'must be a number of processes, e.g. 2, or auto (one per CPU)' })
+    .default(1)
+    .transform((n) => (n === 'auto' ? availableParallelism() : n)),
   LOGIN_MAX_FAILURES: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
   RATE_LIMIT_PER_IP: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 10' }).default(10),
   RATE_LIMIT_MAIL_PER_ADDRESS: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
@@ -232,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultResource: e.DEFAULT_RESOURCE ?? `${issuer}/api`,
     resources: Object.freeze(resources),
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+    workers: e.WORKERS,
     upstreams: Object.freeze(upstreams),
     apiKeysPerUser: e.API_KEYS_PER_USER,
     rateLimits: Object.freeze({

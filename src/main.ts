@@ -1,8 +1,10 @@
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { superviseWorkers } from './ops/cluster.js';
 import { startServer } from './server.js';
 
-/** `gatehouse serve`: configuration → store → app → listen, and a graceful SIGTERM. */
+/** `gatehouse serve`: configuration → store → app → listen, and a graceful SIGTERM; or, with WORKERS > 1, a supervisor of that many such processes. */
 export async function serve(env: Record<string, string | undefined>): Promise<void> {
   let config;
   try {
@@ -15,6 +17,13 @@ export async function serve(env: Record<string, string | undefined>): Promise<vo
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    await superviseWorkers(config, logger).catch((err: unknown) => {
+      process.stderr.write(`startup error: ${(err as Error).message}\n`);
+      process.exit(1);
+    });
+    return;
+  }
   let running;
   try {
     running = await startServer(config, logger);

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { seedClientsFromFile } from './access/clients.js';
 import { ensureAccountClient } from './accounts/account-client.js';
 import { createUser } from './accounts/users.js';
@@ -17,6 +17,8 @@ import { Metrics } from './ops/metrics.js';
 import type { Store } from './store/port.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
+/** On shutdown, how long a kept-alive connection may stay idle before it is closed. */
+const IDLE_CONNECTION_GRACE_MS = 500;
 
 export interface RunningServer {
   readonly url: string;
@@ -25,6 +27,23 @@ export interface RunningServer {
   readonly mailer: Mailer;
   /** Drains: readiness goes red, in-flight requests finish, then the store closes. */
   stop(): Promise<void>;
+}
+
+/**
+ * What the store must hold before anyone is served: signing keys, the account console's
+ * client, the clients of CLIENTS_FILE and the first admin. Each step is idempotent.
+ */
+export async function prepareStore(store: Store, secrets: Secrets, config: Config, logger: Logger): Promise<void> {
+  await ensureSigningKeys(store, secrets);
+  await ensureAccountClient(store, secrets, config.issuer);
+  if (config.clientsFile) {
+    const ids = await seedClientsFromFile(store, secrets, config.clientsFile);
+    logger.info('clients seeded', { file: config.clientsFile, clients: ids });
+  }
+  if (config.admin && (await store.users.count()) === 0) {
+    const admin = await createUser(store, { ...config.admin, role: 'admin' });
+    logger.info('first admin created', { email: admin.email });
+  }
 }
 
 /** Opens the store and everything in it needs at start, then serves. */
@@ -39,16 +58,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const servingStore = metrics.timedStore(store);
   let live: LiveProvider;
   try {
-    await ensureSigningKeys(store, secrets);
-    await ensureAccountClient(store, secrets, config.issuer);
-    if (config.clientsFile) {
-      const ids = await seedClientsFromFile(store, secrets, config.clientsFile);
-      logger.info('clients seeded', { file: config.clientsFile, clients: ids });
-    }
-    if (config.admin && (await store.users.count()) === 0) {
-      const admin = await createUser(store, { ...config.admin, role: 'admin' });
-      logger.info('first admin created', { email: admin.email });
-    }
+    await prepareStore(store, secrets, config, logger);
     live = await LiveProvider.start(config, servingStore, secrets, logger, metrics);
   } catch (err) {
     await store.close();
@@ -81,10 +91,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       lifecycle.draining = true;
       clearInterval(sweeper);
       live.stop();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // Stop accepting now, but not through server.close() yet: it also destroys every
+      // keep-alive connection idle at this instant, resetting requests already on their
+      // way. Those get their answer (with `Connection: close`); what is still idle after
+      // a grace is closed then.
+      const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+      NetServer.prototype.close.call(server);
+      const idle = setTimeout(() => server.close(), IDLE_CONNECTION_GRACE_MS);
       const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout * 1000);
       await closed;
+      clearTimeout(idle);
       clearTimeout(deadline);
       await clientLimiter.stop();
       await mailer.close();

@@ -4,6 +4,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { Store } from '../store/port.js';
 import { wrapStore } from '../store/wrap-store.js';
+import { instanceMetrics, shareWithPrimary } from './cluster-metrics.js';
 
 /**
  * Prometheus metrics of one instance, in a registry of its own (several servers may run
@@ -33,6 +34,7 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    shareWithPrimary(this.registry);
   }
 
   /** Counts and times every request, labelled by the route that served it. */
@@ -68,7 +70,7 @@ export class Metrics {
     router.get('/metrics', async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
       ctx.type = this.registry.contentType;
-      ctx.body = await this.registry.metrics();
+      ctx.body = await instanceMetrics(this.registry);
     });
     return router;
   }
