@@ -16,6 +16,7 @@ import { interactionRouter } from './interactions/router.js';
 import { secondFactorRouter } from './interactions/second-factor-router.js';
 import type { Logger } from './logger.js';
 import type { LiveProvider } from './oidc/live-provider.js';
+import { publicDocuments } from './oidc/public-documents.js';
 import { healthRouter, type Lifecycle } from './ops/health.js';
 import type { Metrics } from './ops/metrics.js';
 import type { Mailer } from './mail/mailer.js';
@@ -62,6 +63,8 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.use(securityHeaders(config.env === 'production'));
   app.use(views(viewsDir, { extension: 'ejs' }));
   app.use(errorHandler(logger));
+  // Well before any router: these two documents are the most polled requests.
+  app.use(publicDocuments(live, documentMaxAge(config.signingKeys.activationDelay)));
 
   const csrf = new Csrf(secrets, config.issuer);
   const audit = new AuditLog(store, logger, (action) => metrics.events.inc({ action }));
@@ -85,6 +88,9 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.use(live.middleware);
   return app;
 }
+
+/** How long caches may keep discovery and JWKS: well inside the time a new key is published before it signs. */
+const documentMaxAge = (activationDelaySeconds: number) => Math.min(300, Math.floor(activationDelaySeconds / 2));
 
 function assetRouter(): Router {
   const css = readFileSync(new URL('assets/gatehouse.css', `file://${viewsDir}/`));

@@ -43,7 +43,8 @@ export class Metrics {
     try {
       await next();
     } finally {
-      const route = (ctx as unknown as KoaContextWithOIDC).oidc?.route ?? (ctx._matchedRoute ? String(ctx._matchedRoute) : 'unmatched');
+      const route =
+        (ctx as unknown as KoaContextWithOIDC).oidc?.route ?? (ctx.state.route as string | undefined) ?? (ctx._matchedRoute ? String(ctx._matchedRoute) : 'unmatched');
       stop({ method: ctx.method, route });
       this.requests.inc({ method: ctx.method, route, status: String(ctx.status) });
     }
