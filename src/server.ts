@@ -73,6 +73,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   clientLimiter.start();
   const app = createApp({ config, store: servingStore, secrets, live, logger, lifecycle, mailer, metrics, clientLimiter });
   const server = createServer(app.callback());
+  // While draining, every answer closes its connection (`Connection: close`), so a
+  // keep-alive client opens a new one, which is refused, rather than reusing this one.
+  server.prependListener('request', (_req, res) => {
+    if (lifecycle.draining) res.shouldKeepAlive = false;
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import type { AvatarRecord, Store } from '../store/port.js';
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024;
@@ -17,6 +16,8 @@ export class AvatarError extends Error {
  */
 export async function processAvatar(upload: Buffer, now = Date.now()): Promise<AvatarRecord> {
   if (upload.length > AVATAR_MAX_BYTES) throw new AvatarError('The picture is larger than 2 MB.');
+  // Loaded on the first upload, not at start: the image library is the heaviest import.
+  const { default: sharp } = await import('sharp');
   let format: string | undefined;
   try {
     format = (await sharp(upload, { limitInputPixels: 50_000_000 }).metadata()).format;

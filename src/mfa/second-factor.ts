@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import QRCode from 'qrcode';
 import type { AccountDeps } from '../accounts/deps.js';
 import { verifyPassword } from '../accounts/passwords.js';
 import type { Secrets } from '../security/secrets.js';
@@ -29,6 +28,8 @@ export interface Enrolment {
 
 const enrolmentFor = async (user: UserRecord, secret: Buffer): Promise<Enrolment> => {
   const uri = otpauthUri(secret, user.email, ISSUER_LABEL);
+  // Loaded at the first enrolment, not at start.
+  const { default: QRCode } = await import('qrcode');
   return { uri, secret: base32(secret), qrSvg: await QRCode.toString(uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' }) };
 };
 

@@ -73,7 +73,8 @@ export class UserAgent {
   }
 }
 
-function findForm(html: string, actionPart: string): { action: string; hidden: Record<string, string> } {
+/** The first form whose action contains `actionPart`: its action, and its hidden fields' values. */
+export function findForm(html: string, actionPart: string): { action: string; hidden: Record<string, string> } {
   const forms = [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)];
   for (const [, attrs = '', inner = ''] of forms) {
     const action = /action="([^"]*)"/i.exec(attrs)?.[1];
