@@ -185,6 +185,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (issuerUrl.search || issuerUrl.hash) {
     problems.push('ISSUER: must have no query or fragment, e.g. https://login.example.com');
   }
+  // Every instance must publish a new key before any instance signs with it.
+  if (e.SIGNING_KEY_ACTIVATION_DELAY <= e.SIGNING_KEY_REFRESH_INTERVAL) {
+    problems.push('SIGNING_KEY_ACTIVATION_DELAY: must be longer than SIGNING_KEY_REFRESH_INTERVAL, or an instance can sign with a key the others do not publish yet');
+  }
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither');
   }

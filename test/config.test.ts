@@ -49,6 +49,17 @@ describe('configuration', () => {
     assert.equal(problemsOf({ ADMIN_EMAIL: 'a@example.com', RESOURCES: 'https://ok.example, nope' }).length, 2);
   });
 
+  it('refuses a key activation delay no longer than the key refresh interval', () => {
+    assert.deepEqual(problemsOf({ SIGNING_KEY_ACTIVATION_DELAY: '60', SIGNING_KEY_REFRESH_INTERVAL: '60' }).map((p) => p.split(':')[0]), ['SIGNING_KEY_ACTIVATION_DELAY']);
+    assert.equal(loadConfig({ SIGNING_KEY_ACTIVATION_DELAY: '61', SIGNING_KEY_REFRESH_INTERVAL: '60' }).signingKeys.activationDelay, 61);
+  });
+
+  it('takes WORKERS as a number of processes or auto', () => {
+    assert.equal(loadConfig({ WORKERS: '3' }).workers, 3);
+    assert.ok(loadConfig({ WORKERS: 'auto' }).workers >= 1);
+    assert.deepEqual(problemsOf({ WORKERS: 'many' }).map((p) => p.split(':')[0]), ['WORKERS']);
+  });
+
   describe('at start', function () {
     this.timeout(30_000);
     it('an invalid DATABASE_URL stops the server with a clear line and no stack trace', async () => {

@@ -37,7 +37,7 @@ for (const backend of backends) {
     let email: string;
 
     before(async () => {
-      env = await testEnv(await backend.freshDatabaseUrl(), { SIGNING_KEY_ACTIVATION_DELAY: '1', SIGNING_KEY_REFRESH_INTERVAL: '1' });
+      env = await testEnv(await backend.freshDatabaseUrl(), { SIGNING_KEY_ACTIVATION_DELAY: '2', SIGNING_KEY_REFRESH_INTERVAL: '1' });
       const store = await openStore(env.DATABASE_URL!);
       const secrets = new Secrets(TEST_SECRET);
       email = (await createUser(store, { email: 'multi@example.com', password: 'correct horse battery staple' })).email;
