@@ -53,6 +53,10 @@ export function errorHandler(logger: Logger): Middleware {
         await ctx.render('layout', { page: 'error', title: 'Something went wrong', error: err.error, description: err.description });
         ctx.status = err.status;
       }
+    } finally {
+      // A body abandoned part-way (refused as too large, here or by oidc-provider) leaves the
+      // connection unusable: close it after this answer, or the client's next request on it fails.
+      if (!ctx.req.complete && ctx.req.readableFlowing !== null) ctx.set('Connection', 'close');
     }
   };
 }

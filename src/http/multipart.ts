@@ -15,9 +15,15 @@ export interface MultipartForm {
 export function readMultipart(ctx: Context, maxFileBytes: number): Promise<MultipartForm> {
   if (!ctx.is('multipart/form-data')) throw new HttpError(415, 'invalid_request', 'Expected a file upload (multipart/form-data).');
   return new Promise((resolve, reject) => {
+    const unreadable = () => reject(new HttpError(400, 'invalid_request', 'The upload could not be read.'));
     const fields: Record<string, string> = {};
     let file: MultipartForm['file'];
-    const parser = Busboy({ headers: ctx.req.headers, limits: { files: 1, fields: 10, fieldSize: 4096, fileSize: maxFileBytes } });
+    let parser: Busboy.Busboy;
+    try {
+      parser = Busboy({ headers: ctx.req.headers, limits: { files: 1, fields: 10, fieldSize: 4096, fileSize: maxFileBytes } });
+    } catch {
+      return unreadable(); // a multipart Content-Type without a usable boundary
+    }
     parser.on('field', (name, value) => {
       fields[name] = value;
     });
@@ -27,9 +33,15 @@ export function readMultipart(ctx: Context, maxFileBytes: number): Promise<Multi
       stream.on('close', () => {
         file = { name, data: Buffer.concat(chunks), truncated: (stream as { truncated?: boolean }).truncated === true };
       });
+      // A body that ends mid-file errors the file stream too; unheard, that error would crash the process.
+      stream.on('error', unreadable);
     });
-    parser.on('error', () => reject(new HttpError(400, 'invalid_request', 'The upload could not be read.')));
+    parser.on('error', unreadable);
     parser.on('close', () => resolve({ fields, file }));
+    // A client gone mid-upload never ends the body: settle instead of waiting (and holding the chunks) forever.
+    ctx.req.on('close', () => {
+      if (!ctx.req.complete) unreadable();
+    });
     ctx.req.pipe(parser);
   });
 }

@@ -9,10 +9,16 @@ export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   if (Number(ctx.get('content-length') || 0) > limit) throw new HttpError(413, 'invalid_request', 'The request body is too large.');
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, 'invalid_request', 'The request body is too large.');
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of ctx.req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw new HttpError(413, 'invalid_request', 'The request body is too large.');
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    // Otherwise the stream's own error: the client went away mid-body. Not a server error.
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, 'invalid_request', 'The request body was not received completely.');
   }
   return Buffer.concat(chunks);
 }
