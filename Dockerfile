@@ -1,24 +1,28 @@
-# Gatehouse container image. Sources run through tsx, so there is no separate build step;
-# the compiler toolchain is only needed to build better-sqlite3 and stays in the first stage.
-FROM node:20-bookworm-slim AS deps
+# Gatehouse container image. The first stage installs everything, compiles the sources to
+# dist/ (npm ci runs the build) and drops the dev dependencies; the C++ toolchain that
+# better-sqlite3 needs stays there too. The image runs the compiled dist/.
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+COPY adapters ./adapters
+COPY views ./views
+RUN npm ci --no-audit --no-fund \
+ && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     PORT=3000 \
     DATA_DIR=/app/data
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
 COPY bin ./bin
-COPY src ./src
-COPY adapters ./adapters
-COPY views ./views
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000

@@ -17,6 +17,9 @@ import { Metrics } from './ops/metrics.js';
 import type { Store } from './store/port.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
+
+/** Whether this is the production build (dist/, see bin/build.js) or the sources through tsx. */
+const RUNNING_CODE = import.meta.url.endsWith('.js') ? 'compiled' : 'sources';
 /** On shutdown, how long a kept-alive connection may stay idle before it is closed. */
 const IDLE_CONNECTION_GRACE_MS = 500;
 
@@ -83,7 +86,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  logger.info('gatehouse listening', { issuer: config.issuer, port, store: store.driver });
+  logger.info('gatehouse listening', { issuer: config.issuer, port, store: store.driver, code: RUNNING_CODE });
 
   const sweeper = setInterval(() => {
     Promise.all([store.sweepExpired(), deleteRetiredKeys(store)]).catch((err: unknown) => logger.warn('sweep failed', { err }));
