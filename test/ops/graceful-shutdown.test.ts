@@ -78,31 +78,42 @@ function describeError(err: unknown): string {
   return parts.join(' <- ');
 }
 
-/** A /readyz request whose headers are still arriving: in flight from the server's point of view. */
-function readyzInFlight(url: string): { finish(): Promise<{ status: number; head: string; body: string }> } {
+/**
+ * A /readyz request whose headers are still arriving: in flight from the server's point of
+ * view. A first, complete request on the same connection proves the server has accepted
+ * it: a connection still in the listen backlog would be refused when the server stops
+ * accepting, which is not what this probe is about.
+ */
+async function readyzInFlight(url: string): Promise<{ finish(): Promise<{ status: number; head: string; body: string }> }> {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
-  socket.write(`GET /readyz HTTP/1.1\r\nHost: ${hostname}:${port}\r\n`);
+  socket.setEncoding('utf8');
   let raw = '';
-  const answer = new Promise<{ status: number; head: string; body: string }>((resolve, reject) => {
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      raw += d;
-      const end = raw.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = raw.slice(0, end);
-      const length = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? NaN);
-      const body = raw.slice(end + 4);
-      if (body.length >= length) {
-        socket.destroy();
-        resolve({ status: Number(head.split(' ')[1]), head, body });
-      }
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`connection closed before a complete answer: ${JSON.stringify(raw)}`)));
+  let onAnswer: (answer: { status: number; head: string; body: string }) => void = () => {};
+  socket.on('data', (d: string) => {
+    raw += d;
+    const end = raw.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const head = raw.slice(0, end);
+    const length = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? NaN);
+    const body = raw.slice(end + 4);
+    if (body.length < length) return;
+    raw = body.slice(length);
+    onAnswer({ status: Number(head.split(' ')[1]), head, body: body.slice(0, length) });
   });
+  const next = () =>
+    new Promise<{ status: number; head: string; body: string }>((resolve, reject) => {
+      onAnswer = resolve;
+      socket.once('error', reject);
+      socket.once('close', () => reject(new Error(`connection closed before a complete answer: ${JSON.stringify(raw)}`)));
+    });
+  const accepted = next();
+  socket.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`);
+  assert.equal((await accepted).status, 200);
+  socket.write(`GET /readyz HTTP/1.1\r\nHost: ${hostname}:${port}\r\n`);
   return {
     finish() {
+      const answer = next().finally(() => socket.destroy());
       socket.write('\r\n');
       return answer;
     },
@@ -180,7 +191,7 @@ describe('graceful shutdown under load', function () {
 
     try {
       await until(`${WARM_UP_REQUESTS} answers before the signal`, () => tally.ok >= WARM_UP_REQUESTS || tally.broken.length > 0);
-      const probe = readyzInFlight(srv.url);
+      const probe = await readyzInFlight(srv.url);
       const okAtSignal = tally.ok;
       srv.child.kill('SIGTERM');
 
