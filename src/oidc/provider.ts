@@ -138,7 +138,7 @@ export function createProvider(config: Config, rawStore: Store, secrets: Secrets
             audience: resource,
             accessTokenTTL: config.ttl.accessToken,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'ES256' } },
+            jwt: { sign: { alg: config.accessTokenSigningAlg } },
           };
         },
       },

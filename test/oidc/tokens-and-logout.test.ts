@@ -30,6 +30,20 @@ describe('tokens and logout', function () {
     assert.equal(decodeProtectedHeader(tokens.id_token!).alg, 'RS256');
   });
 
+  it('signs JWT access tokens with RS256 when ACCESS_TOKEN_SIGNING_ALG says so (ES256 by default)', async () => {
+    const rsaServer = await startTestServer(await backends[0]!.freshDatabaseUrl(), { ACCESS_TOKEN_SIGNING_ALG: 'RS256' });
+    try {
+      const machine = await discover(rsaServer.issuer, await rsaServer.createClient({ grant_types: ['client_credentials'], redirect_uris: [] }));
+      const token = (await oidc.clientCredentialsGrant(machine)).access_token;
+      const { protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(`${rsaServer.issuer}/jwks`)), { issuer: rsaServer.issuer });
+      assert.equal(protectedHeader.alg, 'RS256');
+    } finally {
+      await rsaServer.stop();
+    }
+    const machine = await discover(server.issuer, await server.createClient({ grant_types: ['client_credentials'], redirect_uris: [] }));
+    assert.equal(decodeProtectedHeader((await oidc.clientCredentialsGrant(machine)).access_token).alg, 'ES256');
+  });
+
   describe('refresh tokens', () => {
     it('carry at least 128 bits and are bound to their client', async () => {
       const { tokens } = await login(config, { redirectUri: REDIRECT, email: user.email });
