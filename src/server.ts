@@ -12,6 +12,7 @@ import { deleteRetiredKeys, ensureSigningKeys } from './oidc/signing-keys.js';
 import type { Lifecycle } from './ops/health.js';
 import { ClientRateLimiter } from './security/client-rate-limit.js';
 import { resolveRootSecret, Secrets } from './security/secrets.js';
+import { withClientCache } from './store/client-cache.js';
 import { openStore } from './store/open-store.js';
 import { Metrics } from './ops/metrics.js';
 import type { Store } from './store/port.js';
@@ -57,8 +58,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const secrets = new Secrets(resolveRootSecret(config, logger));
   const store = await openStore(config.databaseUrl);
   const metrics = new Metrics();
-  // What serves requests sees the store through the metrics' timing.
-  const servingStore = metrics.timedStore(store);
+  // What serves requests sees the store through the metrics' timing, with clients cached.
+  const servingStore = withClientCache(metrics.timedStore(store));
   let live: LiveProvider;
   try {
     await prepareStore(store, secrets, config, logger);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Secrets } from '../security/secrets.js';
-import type { Store } from '../store/port.js';
+import type { ClientRecord, Store } from '../store/port.js';
 
 const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 const SECRET_AUTH_METHODS: Array<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'> = ['client_secret_basic', 'client_secret_post'];
@@ -124,16 +124,27 @@ export async function registerClient(store: Store, secrets: Secrets, input: Clie
   return { client_id: clientId, ...(secret && !c.client_secret ? { client_secret: secret } : {}), ...metadata };
 }
 
-/** The client as oidc-provider wants it: metadata plus the decrypted secret. */
+/**
+ * The client as oidc-provider wants it: metadata plus the decrypted secret. Kept per
+ * record object, so while the store's client cache hands out the same record the secret
+ * is not decrypted again on every request.
+ */
 export async function findProviderClient(store: Store, secrets: Secrets, clientId: string): Promise<Record<string, unknown> | undefined> {
   const record = await store.clients.find(clientId);
   if (!record) return undefined;
-  return {
-    ...record.metadata,
-    client_id: record.clientId,
-    ...(record.secretCiphertext ? { client_secret: secrets.decrypt(record.secretCiphertext, secretContext(record.clientId)) } : {}),
-  };
+  let client = providerClients.get(record);
+  if (!client) {
+    client = {
+      ...record.metadata,
+      client_id: record.clientId,
+      ...(record.secretCiphertext ? { client_secret: secrets.decrypt(record.secretCiphertext, secretContext(record.clientId)) } : {}),
+    };
+    providerClients.set(record, client);
+  }
+  return client;
 }
+
+const providerClients = new WeakMap<ClientRecord, Record<string, unknown>>();
 
 const clientsFileSchema = z.array(clientInputSchema.and(z.object({ client_id: z.string() })));
 
