@@ -33,7 +33,8 @@ export function createFindAccount(store: Store, issuer: string): FindAccount {
     return {
       accountId: user.id,
       async claims(_use, scope) {
-        const picture = await pictureUrl(store, issuer, user.id);
+        // The picture costs two reads: only for a grant that can release it.
+        const picture = hasScope(scope, 'profile') ? await pictureUrl(store, issuer, user.id) : null;
         return {
           ...(picture ? { picture } : {}),
           sub: user.id,
