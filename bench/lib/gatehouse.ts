@@ -104,6 +104,8 @@ function limitsOutOfTheWay(): Record<string, string> {
 export function serverEnv(d: Deployment, port: number, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
+    // glibc's allocator tuning, as an operator would set it (see docs/deployment.md).
+    ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
     NODE_ENV: 'production',
     PORT: String(port),
     HOST: '127.0.0.1',
