@@ -15,7 +15,7 @@ import {
   API_RESOURCE,
   discover,
   mongoDeployment,
-  REDIRECT_URI,
+  webRelyingParty,
   ROOT,
   seed,
   buildServer,
@@ -197,14 +197,7 @@ async function setUpTarget(store: StoreKind, deployment: Deployment, startup: St
   startup.push({ store, database: 'existing', ms: Math.round(server.readyMs), rssMB: mb(rssOf(server.pid)), pass: judged(server.readyMs) });
   log(`${store}: restarted in ${Math.round(server.readyMs)} ms; preparing tokens`);
   const disc = await discover(server.url);
-  const rp: RelyingParty = {
-    issuer: disc.issuer,
-    authorizationEndpoint: disc.authorization_endpoint,
-    tokenEndpoint: disc.token_endpoint,
-    clientId: seeded.web.clientId,
-    clientSecret: seeded.web.clientSecret,
-    redirectUri: REDIRECT_URI,
-  };
+  const rp = webRelyingParty(disc, seeded);
   const person = seeded.users[0]!;
   const opaque = await new Browser().login(rp, { ...person, scope: 'openid email profile', prompt: 'consent' });
   const jwt = await new Browser().login(rp, { ...person, scope: 'openid', prompt: 'consent', resource: API_RESOURCE });

@@ -14,8 +14,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Browser, type RelyingParty } from './lib/browser.js';
-import { buildServer, discover, mongoDeployment, REDIRECT_URI, ROOT, seed, serverCode, startGatehouse, WEB_TOOL, type GatehouseProcess } from './lib/gatehouse.js';
+import { Browser } from './lib/browser.js';
+import { buildServer, discover, mongoDeployment, ROOT, seed, serverCode, startGatehouse, WEB_TOOL, webRelyingParty, type GatehouseProcess } from './lib/gatehouse.js';
 import { basicAuth, jsonRequest } from './lib/http.js';
 import { runLoad, type MixRequest, type Timeline } from './lib/load.js';
 import { machineFacts } from './lib/machine.js';
@@ -144,14 +144,7 @@ async function main(): Promise<boolean> {
   log(`instances up: A ${a.url} (ready in ${Math.round(a.readyMs)} ms), B ${b.url} (ready in ${Math.round(b.readyMs)} ms)`);
 
   const disc = await discover(a.url);
-  const rp: RelyingParty = {
-    issuer: disc.issuer,
-    authorizationEndpoint: disc.authorization_endpoint,
-    tokenEndpoint: disc.token_endpoint,
-    clientId: seeded.web.clientId,
-    clientSecret: seeded.web.clientSecret,
-    redirectUri: REDIRECT_URI,
-  };
+  const rp = webRelyingParty(disc, seeded);
   const person = seeded.users[0]!;
   const { tokens } = await new Browser().login(rp, { ...person, scope: 'openid email profile', prompt: 'consent' });
 

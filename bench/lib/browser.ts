@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Agent } from 'node:http';
+import { findForm } from '../../test/helpers/user-agent.js';
 import { basicAuth, httpRequest, keepAliveAgent, type HttpResponse } from './http.js';
 
 export interface RelyingParty {
@@ -137,22 +138,3 @@ export class Browser {
     return { tokens: JSON.parse(res.body) as TokenSet, pages };
   }
 }
-
-/** The form whose action contains `actionPart`: its action and hidden fields. */
-function findForm(html: string, actionPart: string): { action: string; hidden: Record<string, string> } {
-  for (const [, attrs = '', inner = ''] of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
-    const action = /action="([^"]*)"/i.exec(attrs)?.[1];
-    if (action === undefined || !action.includes(actionPart)) continue;
-    const hidden: Record<string, string> = {};
-    for (const [input] of inner.matchAll(/<input\b[^>]*>/gi)) {
-      if (!/type="hidden"/i.test(input)) continue;
-      const name = /name="([^"]*)"/i.exec(input)?.[1];
-      if (name) hidden[name] = unescapeHtml(/value="([^"]*)"/i.exec(input)?.[1] ?? '');
-    }
-    return { action: unescapeHtml(action), hidden };
-  }
-  throw new Error(`no form posting to "${actionPart}" in the page: ${html.slice(0, 300)}`);
-}
-
-const unescapeHtml = (s: string) =>
-  s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RelyingParty } from './browser.js';
 import { jsonRequest } from './http.js';
 import { captureTail, freePort, spawnPinned, stopProcess, waitReady } from './proc.js';
 
@@ -245,3 +246,15 @@ export interface Discovery {
 }
 
 export const discover = (url: string) => jsonRequest<Discovery>('GET', `${url}/.well-known/openid-configuration`);
+
+/** The seeded web tool, as a relying party of the deployment `disc` describes. */
+export function webRelyingParty(disc: Discovery, seeded: Seed): RelyingParty {
+  return {
+    issuer: disc.issuer,
+    authorizationEndpoint: disc.authorization_endpoint,
+    tokenEndpoint: disc.token_endpoint,
+    clientId: seeded.web.clientId,
+    clientSecret: seeded.web.clientSecret,
+    redirectUri: REDIRECT_URI,
+  };
+}

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { createServer } from 'node:net';
 import { request } from 'node:http';
 
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
@@ -33,17 +32,7 @@ export function spawnPinned(cpuList: string | null, cmd: string, args: string[],
   return spawn(cmd, args, options);
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../test/helpers/free-port.js';
 
 /** One GET, resolving with the status (0 when the connection fails). No keep-alive: used for polling. */
 export function getStatus(url: string, timeoutMs = 2000): Promise<number> {
