@@ -146,7 +146,7 @@ export function markdownReport(results: RunResults): string {
   lines.push(`Run of ${results.startedAt}${s.smoke ? ' (smoke: too short to mean much)' : ''}.`);
   lines.push('');
   lines.push(`- Machine: ${m.cpuModel}, ${m.cores} cores${m.virtualised ? ' (virtual machine)' : ''}, ${m.ramGB} GB RAM, ${m.os}, Node ${m.node}`);
-  lines.push(`- Load average at start / end: ${m.loadAvgAtStart.join(', ')} / ${m.loadAvgAtEnd.join(', ')}${Math.max(m.loadAvgAtStart[0]!, m.loadAvgAtEnd[0]!) > 0.7 ? ' — **the machine was busy with other work; absolute figures are noisy, ratios less so**' : ''}`);
+  lines.push(`- Load average at start / end: ${m.loadAvgAtStart.join(', ')} / ${m.loadAvgAtEnd.join(', ')}${m.loadAvgAtStart[0]! > 0.7 ? ' — **the machine was busy with other work when the run started; absolute figures are noisy, ratios less so**' : ' (the load at the end is the run itself)'}`);
   lines.push(`- ${s.durationS} s measured after ${s.warmupS} s warm-up per row, ${s.connections} connections, pipelining ${s.pipelining}, ${s.loginVus} people logging in at once (scenario 6)`);
   lines.push(`- Pinning: ${pin}`);
   if (s.serverCode) lines.push(`- Server code: ${s.serverCode}, \`NODE_ENV=production\``);
