@@ -63,7 +63,9 @@ export class ClientRateLimiter {
    * Whether the client has used up its budget; a refusal is told to `onLimited`, and is not
    * counted. A client this instance has not seen in the window is looked up once in the
    * store, so a client moving between instances arrives with its total; only one with
-   * requests on record is remembered, so invented client ids cannot grow the table.
+   * requests on record is remembered, so invented client ids cannot grow the table. A
+   * store error reads as no requests: the limit fails open, while what the request
+   * really needs from the store (the client, the grant) fails closed with 503.
    */
   async exhausted(clientId: string, now = Date.now()): Promise<boolean> {
     let entry = this.#clients.get(clientId);
