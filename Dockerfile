@@ -17,10 +17,14 @@ RUN npm ci --no-audit --no-fund \
 FROM node:20-bookworm-slim
 # MALLOC_ARENA_MAX: argon2 hashes on libuv threads, and glibc would keep each thread's
 # freed 19 MiB in an arena of its own (docs/benchmarks.md: peak RSS 224 → 141 MB).
+# --max-old-space-size: with an explicit heap limit V8 collects the old generation early
+# instead of letting request garbage pile up to ~100 MB (userinfo peak RSS 204 → 140 MB,
+# about 7% fewer requests/s); the live heap is ~30 MB, so 1 GiB is never the limit.
 ENV NODE_ENV=production \
     PORT=3000 \
     DATA_DIR=/app/data \
-    MALLOC_ARENA_MAX=2
+    MALLOC_ARENA_MAX=2 \
+    NODE_OPTIONS=--max-old-space-size=1024
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

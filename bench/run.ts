@@ -19,6 +19,7 @@ import {
   ROOT,
   seed,
   buildServer,
+  runtimeTuning,
   serverCode,
   sqliteDeployment,
   startGatehouse,
@@ -230,7 +231,7 @@ async function startBareProvider(alg: 'ES256' | 'RS256'): Promise<Baseline> {
   const started = process.hrtime.bigint();
   const child = spawnPinned(pinning.server, process.execPath, ['--import', 'tsx', join(ROOT, 'bench/baseline/bare-provider.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: String(port), ALG: alg, RESOURCE: API_RESOURCE },
+    env: { PATH: process.env.PATH ?? '', ...runtimeTuning(), NODE_ENV: 'production', PORT: String(port), ALG: alg, RESOURCE: API_RESOURCE },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = captureTail(child);
@@ -246,7 +247,7 @@ async function startJoseVerify(targets: { issuer: string; jwksUri: string; audie
   const started = process.hrtime.bigint();
   const child = spawnPinned(pinning.server, process.execPath, ['--import', 'tsx', join(ROOT, 'bench/baseline/jose-verify.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: String(port), TARGETS: JSON.stringify(targets) },
+    env: { PATH: process.env.PATH ?? '', ...runtimeTuning(), NODE_ENV: 'production', PORT: String(port), TARGETS: JSON.stringify(targets) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = captureTail(child);
@@ -723,7 +724,7 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { ...facts, loadAvgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
-    settings: { ...settings, smoke, stores: stores.map((s) => s.kind), scenarios, pinning, serverCode: code.describe },
+    settings: { ...settings, smoke, stores: stores.map((s) => s.kind), scenarios, pinning, serverCode: code.describe, runtimeTuning: runtimeTuning() },
     unavailable: unavailableStores,
     startup,
     rows,

@@ -81,7 +81,16 @@ provider.use(async (ctx, next) => {
     return grant.save();
   };
   const grantId = await newGrant();
-  const accessToken = await new provider.AccessToken({ accountId, client, grantId, scope: 'openid email profile', gty: 'authorization_code' }).save();
+  // As after a browser login without offline_access: the access token lives only as long
+  // as the person's session, so the library checks that session on every use of the
+  // token, as it does for Gatehouse's tokens in scenarios 2 and 4.
+  const session = new provider.Session();
+  session.loginAccount({ accountId });
+  session.grantIdFor(client.clientId, grantId);
+  await session.save(3600);
+  const accessToken = await new provider.AccessToken({
+    accountId, client, grantId, scope: 'openid email profile', gty: 'authorization_code', sessionUid: session.uid, expiresWithSession: true,
+  }).save();
   const refreshTokens: string[] = [];
   for (let i = 0; i < n; i++) {
     const rt = new provider.RefreshToken({ accountId, client, grantId: await newGrant(), scope, gty: 'authorization_code', iiat: Math.floor(Date.now() / 1000), rotations: 0 });

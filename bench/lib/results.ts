@@ -50,6 +50,8 @@ export interface RunResults {
     pinning: Pinning;
     /** What `gatehouse serve` ran: the compiled dist/ or src/ through tsx (absent in older results). */
     serverCode?: string;
+    /** Environment tuning every server ran with (MALLOC_ARENA_MAX, NODE_OPTIONS; absent in older results). */
+    runtimeTuning?: Record<string, string>;
   };
   /** Stores that were asked for but could not run, and why. */
   unavailable: Record<string, string>;
@@ -150,6 +152,10 @@ export function markdownReport(results: RunResults): string {
   lines.push(`- ${s.durationS} s measured after ${s.warmupS} s warm-up per row, ${s.connections} connections, pipelining ${s.pipelining}, ${s.loginVus} people logging in at once (scenario 6)`);
   lines.push(`- Pinning: ${pin}`);
   if (s.serverCode) lines.push(`- Server code: ${s.serverCode}, \`NODE_ENV=production\``);
+  if (s.runtimeTuning) {
+    const tuning = Object.entries(s.runtimeTuning).map(([k, v]) => `\`${k}=${v}\``);
+    lines.push(`- Runtime tuning of every server, baselines included: ${tuning.length ? tuning.join(', ') : 'none (bare Node)'}`);
+  }
   lines.push(`- Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const [store, why] of Object.entries(results.unavailable)) lines.push(`- ${store}: not run (${why})`);
   lines.push('');
