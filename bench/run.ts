@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeProtectedHeader } from 'jose';
 import { BASELINE_CLIENT } from './baseline/shared.js';
@@ -37,11 +37,7 @@ import { ANCHORS, markdownReport, textTable, type Row, type RunResults, type Sta
 
 const RESULTS_DIR = join(ROOT, 'bench/results');
 
-/**
- * What the RS256 row sets on a second server to ask for RS256-signed JWT access tokens.
- * Gatehouse has no such setting yet (see docs/benchmarks.md); the row checks the `alg`
- * of an issued token and reports "not available" until the server honours it.
- */
+/** What the RS256 row sets on a second server; the row checks the `alg` of an issued token. */
 const RS256_SERVER_ENV = { ACCESS_TOKEN_SIGNING_ALG: 'RS256' };
 
 const RSS_LIMIT_MB = 200;
@@ -62,10 +58,12 @@ const USAGE = `usage: npm run bench -- [options]
   --build               run \`npm run build\` first (production runs the compiled dist/ when it exists)
   --server-cpus LIST    taskset list for servers (default 0)
   --load-cpus LIST      taskset list for the load generator (default: the last core)
+  --profile DIR         run every Gatehouse server with --cpu-prof, writing .cpuprofile files into DIR
+                        (open them in Chrome DevTools or speedscope; figures drop while profiling)
   --markdown [--input FILE] [--update-docs]
                         print the markdown results section from bench/results/latest.json (or FILE) and exit;
                         --update-docs also writes it into docs/benchmarks.md between the results markers
-Environment: BENCH_ONLY, BENCH_STORE, BENCH_DURATION, BENCH_CONNECTIONS mirror the flags; MONGODB_URI.`;
+Environment: BENCH_ONLY, BENCH_STORE, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_PROFILE_DIR mirror the flags; MONGODB_URI.`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -82,6 +80,7 @@ const { values: flags } = parseArgs({
     build: { type: 'boolean', default: false },
     'server-cpus': { type: 'string' },
     'load-cpus': { type: 'string' },
+    profile: { type: 'string' },
     markdown: { type: 'boolean', default: false },
     'update-docs': { type: 'boolean', default: false },
     input: { type: 'string' },
@@ -93,6 +92,8 @@ if (flags.help) {
   console.log(USAGE);
   process.exit(0);
 }
+// Read where servers start (bench/lib/gatehouse.ts); `BENCH_PROFILE_DIR=… npm run soak` works too.
+if (flags.profile) process.env.BENCH_PROFILE_DIR = resolve(flags.profile);
 if (flags.markdown || flags['update-docs']) {
   const file = flags.input ?? join(RESULTS_DIR, 'latest.json');
   const section = markdownReport(JSON.parse(readFileSync(file, 'utf8')) as RunResults);

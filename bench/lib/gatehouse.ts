@@ -157,7 +157,9 @@ export async function startGatehouse(d: Deployment, options: { cpus: string | nu
   const port = options.port ?? (await freePort());
   const env = serverEnv(d, port, options.env);
   const started = process.hrtime.bigint();
-  const child = spawnPinned(options.cpus, process.execPath, [BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // --cpu-prof may not go through NODE_OPTIONS; each process writes its profile as it exits.
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const child = spawnPinned(options.cpus, process.execPath, [...profile, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = captureTail(child);
   const url = `http://127.0.0.1:${port}`;
   let readyMs: number;
