@@ -19,7 +19,6 @@ import {
   ROOT,
   seed,
   buildServer,
-  runtimeTuning,
   serverCode,
   sqliteDeployment,
   startGatehouse,
@@ -31,6 +30,7 @@ import {
 } from './lib/gatehouse.js';
 import { basicAuth, httpRequest, jsonRequest } from './lib/http.js';
 import { runLoad, type LoadSpec } from './lib/load.js';
+import { runtimeTuning } from './lib/runtime-tuning.js';
 import { machineFacts } from './lib/machine.js';
 import { captureTail, defaultPinning, freePort, MemoryWatch, nodeChildren, rssOf, sleep, spawnPinned, stopProcess, waitReady } from './lib/proc.js';
 import { ANCHORS, markdownReport, textTable, type Row, type RunResults, type StartupFigure } from './lib/results.js';

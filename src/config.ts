@@ -48,6 +48,8 @@ export interface Config {
   readonly rateLimits: { readonly perIp: number; readonly mailPerAddress: number; readonly tokenPerClient: number; readonly windowSeconds: number };
   /** How many usable (unrevoked, unexpired) API keys one user may hold. */
   readonly apiKeysPerUser: number;
+  /** Password hashes (argon2, 19 MiB each) computed at once per process; the rest queue. */
+  readonly passwordHashConcurrency: number;
   /** Configured upstream OpenID providers, in button order; empty when none is set. */
   readonly upstreams: readonly UpstreamConfig[];
 }
@@ -73,6 +75,7 @@ export class ConfigError extends Error {
   }
 }
 
+const HASH_COUNT = { error: 'must be a whole number from 1 to 256, e.g. 2' };
 const seconds = (fallback: number, example: string) =>
   z.coerce
     .number({ error: `must be a whole number of seconds, e.g. ${example}` })
@@ -143,6 +146,13 @@ const envSchema = z.object({
   RATE_LIMIT_TOKEN_PER_CLIENT: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 6000' }).default(6000),
   RATE_LIMIT_WINDOW: seconds(60, '60'),
   API_KEYS_PER_USER: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
+  PASSWORD_HASH_CONCURRENCY: z.coerce
+    .number(HASH_COUNT)
+    .int(HASH_COUNT)
+    .min(1, HASH_COUNT)
+    .max(256, HASH_COUNT)
+    .optional()
+    .transform((n) => n ?? availableParallelism()),
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 50' }).default(50),
   LOGIN_LOCK_WINDOW: seconds(15 * 60, '900'),
   GOOGLE_CLIENT_ID: z.string().min(1).optional(),
@@ -250,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workers: e.WORKERS,
     upstreams: Object.freeze(upstreams),
     apiKeysPerUser: e.API_KEYS_PER_USER,
+    passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     rateLimits: Object.freeze({
       perIp: e.RATE_LIMIT_PER_IP,
       mailPerAddress: e.RATE_LIMIT_MAIL_PER_ADDRESS,

@@ -2,7 +2,6 @@ import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { superviseWorkers } from './ops/cluster.js';
-import { startServer } from './server.js';
 
 /** `gatehouse serve`: configuration → store → app → listen, and a graceful SIGTERM; or, with WORKERS > 1, a supervisor of that many such processes. */
 export async function serve(env: Record<string, string | undefined>): Promise<void> {
@@ -24,6 +23,8 @@ export async function serve(env: Record<string, string | undefined>): Promise<vo
     });
     return;
   }
+  // Loaded here, not at the top: a supervisor never serves, and stays small without it.
+  const { startServer } = await import('./server.js');
   let running;
   try {
     running = await startServer(config, logger);

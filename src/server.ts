@@ -1,15 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
-import { seedClientsFromFile } from './access/clients.js';
-import { ensureAccountClient } from './accounts/account-client.js';
-import { createUser } from './accounts/users.js';
+import { passwordHashing } from './accounts/passwords.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { LiveProvider } from './oidc/live-provider.js';
-import { deleteRetiredKeys, ensureSigningKeys } from './oidc/signing-keys.js';
+import { deleteRetiredKeys } from './oidc/signing-keys.js';
 import type { Lifecycle } from './ops/health.js';
+import { prepareStore } from './ops/prepare-store.js';
 import { ClientRateLimiter } from './security/client-rate-limit.js';
 import { resolveRootSecret, Secrets } from './security/secrets.js';
 import { withClientCache } from './store/client-cache.js';
@@ -33,28 +32,12 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/**
- * What the store must hold before anyone is served: signing keys, the account console's
- * client, the clients of CLIENTS_FILE and the first admin. Each step is idempotent.
- */
-export async function prepareStore(store: Store, secrets: Secrets, config: Config, logger: Logger): Promise<void> {
-  await ensureSigningKeys(store, secrets);
-  await ensureAccountClient(store, secrets, config.issuer);
-  if (config.clientsFile) {
-    const ids = await seedClientsFromFile(store, secrets, config.clientsFile);
-    logger.info('clients seeded', { file: config.clientsFile, clients: ids });
-  }
-  if (config.admin && (await store.users.count()) === 0) {
-    const admin = await createUser(store, { ...config.admin, role: 'admin' });
-    logger.info('first admin created', { email: admin.email });
-  }
-}
-
 /** Opens the store and everything in it needs at start, then serves. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   if (config.issuer.startsWith('https:') && !config.trustProxy) {
     logger.warn('ISSUER is https but TRUST_PROXY is false: behind a TLS-terminating proxy, set TRUST_PROXY=true or secure cookies cannot be set');
   }
+  passwordHashing.setLimit(config.passwordHashConcurrency);
   const secrets = new Secrets(resolveRootSecret(config, logger));
   const store = await openStore(config.databaseUrl);
   const metrics = new Metrics();

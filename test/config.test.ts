@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { runCli } from './helpers/processes.js';
 import { freePort } from './helpers/free-port.js';
@@ -58,6 +59,14 @@ describe('configuration', () => {
     assert.equal(loadConfig({ WORKERS: '3' }).workers, 3);
     assert.ok(loadConfig({ WORKERS: 'auto' }).workers >= 1);
     assert.deepEqual(problemsOf({ WORKERS: 'many' }).map((p) => p.split(':')[0]), ['WORKERS']);
+  });
+
+  it('takes PASSWORD_HASH_CONCURRENCY as a whole number, defaulting to the usable CPUs', () => {
+    assert.equal(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3' }).passwordHashConcurrency, 3);
+    assert.equal(loadConfig({}).passwordHashConcurrency, availableParallelism());
+    for (const bad of ['0', '1.5', 'two', '1000']) {
+      assert.deepEqual(problemsOf({ PASSWORD_HASH_CONCURRENCY: bad }), ['PASSWORD_HASH_CONCURRENCY: must be a whole number from 1 to 256, e.g. 2'], bad);
+    }
   });
 
   describe('at start', function () {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { RelyingParty } from './browser.js';
 import { jsonRequest } from './http.js';
 import { captureTail, freePort, spawnPinned, stopProcess, waitReady } from './proc.js';
+import { runtimeTuning } from './runtime-tuning.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/gatehouse.js');
@@ -26,23 +27,6 @@ export const REDIRECT_URI = 'https://rp.bench.test/callback';
 
 export type StoreKind = 'sqlite' | 'mongodb';
 
-/**
- * The process tuning the container image sets (Dockerfile `ENV`; docs/deployment.md says
- * why). Every server the suite starts gets it, Gatehouse and the baselines alike, so the
- * ratios compare like with like. The same variable in the suite's own environment wins,
- * and an empty one leaves it out: `MALLOC_ARENA_MAX= NODE_OPTIONS= npm run bench` measures
- * bare Node.
- */
-const IMAGE_TUNING = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-old-space-size=1024' };
-
-export function runtimeTuning(): Record<string, string> {
-  const tuning: Record<string, string> = {};
-  for (const [name, value] of Object.entries(IMAGE_TUNING)) {
-    const chosen = process.env[name] ?? value;
-    if (chosen) tuning[name] = chosen;
-  }
-  return tuning;
-}
 
 /** What code `gatehouse serve` runs under NODE_ENV=production: the compiled dist/ when built, else src/ through tsx. */
 export interface ServerCode {

@@ -1,4 +1,6 @@
 import argon2 from 'argon2';
+import { availableParallelism } from 'node:os';
+import { ConcurrencyLimit } from '../security/concurrency-limit.js';
 
 /**
  * argon2id at OWASP's recommended floor (19 MiB, t=2, p=1). Raising these makes
@@ -10,7 +12,15 @@ export const ARGON2_PARAMS = Object.freeze({ type: argon2.argon2id, memoryCost: 
 export const MAX_PASSWORD_LENGTH = 1024;
 export const MIN_PASSWORD_LENGTH = 12;
 
-export const hashPassword = (password: string): Promise<string> => argon2.hash(password, ARGON2_PARAMS);
+/**
+ * How many argon2 computations run at once; the rest queue. Each holds 19 MiB on a libuv
+ * thread while it runs, and running more than the CPUs can take only adds memory and
+ * delays the other thread-pool work (file reads, signing) a sign-in also waits for.
+ * `PASSWORD_HASH_CONCURRENCY` sets it at start (see the server); the CLI keeps this default.
+ */
+export const passwordHashing = new ConcurrencyLimit(availableParallelism());
+
+export const hashPassword = (password: string): Promise<string> => passwordHashing.run(() => argon2.hash(password, ARGON2_PARAMS));
 
 export const needsRehash = (hash: string): boolean => argon2.needsRehash(hash, ARGON2_PARAMS);
 
@@ -22,6 +32,7 @@ let dummyHash: Promise<string> | undefined;
  */
 export async function verifyPassword(hash: string | null | undefined, password: string): Promise<boolean> {
   dummyHash ??= hashPassword('gatehouse-dummy-password');
-  const ok = await argon2.verify(hash ?? (await dummyHash), password).catch(() => false);
+  const against = hash ?? (await dummyHash);
+  const ok = await passwordHashing.run(() => argon2.verify(against, password)).catch(() => false);
   return ok && Boolean(hash);
 }

@@ -3,9 +3,9 @@ import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { resolveRootSecret, Secrets } from '../security/secrets.js';
-import { prepareStore } from '../server.js';
 import { openStore } from '../store/open-store.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
+import { prepareStore } from './prepare-store.js';
 
 /** A worker whose predecessor died is started after this pause, so a crash loop cannot spin. */
 const RESTART_DELAY_MS = 1000;

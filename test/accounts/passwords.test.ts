@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import argon2 from 'argon2';
 import { authenticate, createUser } from '../../src/accounts/users.js';
-import { hashPassword } from '../../src/accounts/passwords.js';
+import { hashPassword, passwordHashing, verifyPassword } from '../../src/accounts/passwords.js';
 import { openSqliteStore } from '../../adapters/sqlite/index.js';
 import type { Store } from '../../src/store/port.js';
 import { backends } from '../helpers/backends.js';
@@ -46,6 +46,33 @@ describe('password hashing', () => {
     await store.users.setPasswordHash(user.id, changed);
     await login;
     assert.equal((await store.users.findById(user.id))!.passwordHash, changed);
+  });
+
+  it('computes no more hashes at once than PASSWORD_HASH_CONCURRENCY; the rest queue and all finish', async () => {
+    const hash = await hashPassword('correct horse battery staple');
+    const before = passwordHashing.limit;
+    passwordHashing.setLimit(2);
+    try {
+      let mostAtOnce = 0;
+      let mostWaiting = 0;
+      const sample = setInterval(() => {
+        mostAtOnce = Math.max(mostAtOnce, passwordHashing.active);
+        mostWaiting = Math.max(mostWaiting, passwordHashing.waiting);
+      }, 1);
+      const results = await Promise.all([
+        ...Array.from({ length: 5 }, () => verifyPassword(hash, 'correct horse battery staple')),
+        verifyPassword(hash, 'wrong horse'),
+        hashPassword('another password entirely'),
+      ]);
+      clearInterval(sample);
+      assert.deepEqual(results.slice(0, 6), [true, true, true, true, true, false]);
+      assert.match(results[6] as string, /^\$argon2id\$/);
+      assert.equal(mostAtOnce, 2);
+      assert.ok(mostWaiting >= 4, `at most ${mostWaiting} waited`);
+      assert.equal(passwordHashing.active, 0);
+    } finally {
+      passwordHashing.setLimit(before);
+    }
   });
 
   it('refuses a 1 MB password without hashing it, and unknown emails cost a verification too', async () => {

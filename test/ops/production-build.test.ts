@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IMAGE_TUNING } from '../../bench/lib/runtime-tuning.js';
 import { testEnv } from '../helpers/gatehouse.js';
 import { spawnServer, type ServerProcess } from '../helpers/processes.js';
 
@@ -29,5 +30,12 @@ describe('the production build', function () {
     const page = await fetch(`${server.url}/account/register`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<form/);
+  });
+
+  it('is measured by the benchmarks with the memory tuning the container image sets', () => {
+    // docs/benchmarks.md reports peak RSS as the image runs; a tuning changed in one place only would make that untrue.
+    const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
+    const imageEnv = new Map([...dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$/gm)].map((m) => [m[1]!, m[2]!]));
+    for (const [name, value] of Object.entries(IMAGE_TUNING)) assert.equal(imageEnv.get(name), value, `Dockerfile ENV ${name}`);
   });
 });
