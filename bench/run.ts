@@ -319,6 +319,7 @@ async function measure(row: Omit<Row, 'status'>, spec: LoadSpec, serverPid: numb
     full.note = [full.note, (err as Error).message.split('\n')[0]].filter(Boolean).join('; ');
   }
   if (watch) full.memory = watch.stop();
+  if (full.memory?.largestProcessMB) full.note = [full.note, `largest single process ${Math.round(full.memory.largestProcessMB)} MB`].filter(Boolean).join('; ');
   if (full.load?.firstError) full.note = [full.note, `first failure: ${full.load.firstError.slice(0, 200)}`].filter(Boolean).join('; ');
   const l = full.load;
   log(`${full.key}: ${l ? `${Math.round(l.rps)} req/s, p99 ${l.latency.p99.toFixed(1)} ms, ${l.errors} errors` : full.status}${full.memory ? `, peak RSS ${full.memory.peakMB ?? '?'} MB` : ''}`);

@@ -141,6 +141,8 @@ export interface MemoryReport {
   /** How the peak was obtained. */
   method: 'VmHWM' | 'VmRSS sampling' | 'unavailable';
   samples: number;
+  /** With node children (cluster mode): the highest sampled RSS of any one process, MB. */
+  largestProcessMB?: number | null;
 }
 
 /**
@@ -151,6 +153,8 @@ export interface MemoryReport {
 export class MemoryWatch {
   #timer: NodeJS.Timeout | undefined;
   #peak = 0;
+  #largestProcess = 0;
+  #processes = 1;
   #start: number | undefined;
   #last: number | undefined;
   #samples = 0;
@@ -170,8 +174,13 @@ export class MemoryWatch {
   #sample(): void {
     const pids = this.#pids();
     let sum = 0;
-    for (const p of pids) sum += rssOf(p) ?? 0;
+    for (const p of pids) {
+      const rss = rssOf(p) ?? 0;
+      sum += rss;
+      this.#largestProcess = Math.max(this.#largestProcess, rss);
+    }
     if (!sum) return;
+    this.#processes = Math.max(this.#processes, pids.length);
     this.#start ??= sum;
     this.#last = sum;
     this.#peak = Math.max(this.#peak, sum);
@@ -202,6 +211,7 @@ export class MemoryWatch {
       }
     }
     const mb = (b: number | undefined) => (b === undefined ? null : Math.round((b / 2 ** 20) * 10) / 10);
-    return { peakMB: mb(this.#peak || undefined), startMB: mb(this.#start), endMB: mb(this.#last), method, samples: this.#samples };
+    const largest = this.#processes > 1 ? { largestProcessMB: mb(this.#largestProcess || undefined) } : {};
+    return { peakMB: mb(this.#peak || undefined), startMB: mb(this.#start), endMB: mb(this.#last), method, samples: this.#samples, ...largest };
   }
 }
