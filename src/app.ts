@@ -61,8 +61,9 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.use(requestLog(logger));
   app.use(metrics.middleware);
   app.use(securityHeaders(config.env === 'production'));
-  // Without `cache`, every render reads and compiles its template again (~1 ms a page).
-  // Only development picks up edited templates without a restart.
+  // Without `cache`, every render reads its template (and partials) from disk through the
+  // thread pool, which sign-ins share with argon2, and compiles it again. Only development
+  // picks up edited templates without a restart.
   app.use(views(viewsDir, { extension: 'ejs', options: { cache: config.env !== 'development' } }));
   app.use(errorHandler(logger));
   // Well before any router: these two documents are the most polled requests.
