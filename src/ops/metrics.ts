@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { passwordHashing } from '../accounts/passwords.js';
 import type { Store } from '../store/port.js';
 import { wrapStore } from '../store/wrap-store.js';
 import { instanceMetrics, shareWithPrimary } from './cluster-metrics.js';
@@ -30,6 +31,18 @@ export class Metrics {
     labelNames: ['repository', 'operation', 'outcome'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
     registers: [this.registry],
+  });
+
+  /** Read at scrape time: a queue that stays long says PASSWORD_HASH_CONCURRENCY or the CPUs are short for the sign-in load. */
+  readonly passwordHashes = new Gauge({
+    name: 'gatehouse_password_hashes',
+    help: 'Password hashes (argon2) running and waiting for a slot (PASSWORD_HASH_CONCURRENCY)',
+    labelNames: ['state'],
+    registers: [this.registry],
+    collect() {
+      this.set({ state: 'running' }, passwordHashing.active);
+      this.set({ state: 'waiting' }, passwordHashing.waiting);
+    },
   });
 
   constructor() {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
+import { passwordHashing } from '../../src/accounts/passwords.js';
 import { backends } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/gatehouse.js';
 import { discover, pkceAuthorizationUrl } from '../helpers/relying-party.js';
@@ -55,6 +56,27 @@ describe('/metrics', function () {
     assert.equal(grew('http_requests_total', { route: '/interaction/:uid/login', status: '429' }), 1);
     assert.ok(grew('gatehouse_store_operation_duration_seconds_count', { repository: 'clients', operation: 'find', outcome: 'ok' }) >= 1);
     assert.ok(sample(after, 'process_resident_memory_bytes') > 0, 'process metrics too');
+  });
+
+  it('shows password hashes running and waiting for a slot', async () => {
+    const before = passwordHashing.limit;
+    passwordHashing.setLimit(1);
+    // Slots held by tasks the test finishes, so the scrape sees a queue however slow the machine.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const tasks = [1, 2, 3].map(() => passwordHashing.run(() => held));
+    try {
+      const busy = await scrape();
+      assert.equal(sample(busy, 'gatehouse_password_hashes', { state: 'running' }), 1);
+      assert.equal(sample(busy, 'gatehouse_password_hashes', { state: 'waiting' }), 2);
+    } finally {
+      release();
+      await Promise.all(tasks);
+      passwordHashing.setLimit(before);
+    }
+    const idle = await scrape();
+    assert.equal(sample(idle, 'gatehouse_password_hashes', { state: 'running' }), 0);
+    assert.equal(sample(idle, 'gatehouse_password_hashes', { state: 'waiting' }), 0);
   });
 
   it('labels unknown paths as one series, so probing URLs cannot multiply series', async () => {
