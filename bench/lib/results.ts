@@ -25,6 +25,25 @@ export interface Row {
   misses?: string[];
 }
 
+/**
+ * One row per key from several rounds of the same rows: a failed round if any (failures
+ * must show), else the round with the median req/s (the lower one of an even count). Its
+ * note lists every round's figure, so the spread is visible beside the median.
+ */
+export function medianRounds(rows: Row[]): Row[] {
+  const byKey = new Map<string, Row[]>();
+  for (const row of rows) byKey.set(row.key, [...(byKey.get(row.key) ?? []), row]);
+  return [...byKey.values()].map((rounds) => {
+    if (rounds.length === 1) return rounds[0]!;
+    const failed = rounds.find((r) => r.status !== 'measured' || !r.load);
+    if (failed) return failed;
+    const sorted = [...rounds].sort((a, b) => a.load!.rps - b.load!.rps);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    const figures = rounds.map((r) => Math.round(r.load!.rps).toLocaleString('en-US')).join(' / ');
+    return { ...median, note: [median.note, `${rounds.length} rounds: ${figures} req/s; the median round shown`].filter(Boolean).join('; ') };
+  });
+}
+
 export interface StartupFigure {
   store: string;
   database: 'fresh' | 'existing';
@@ -48,6 +67,8 @@ export interface RunResults {
     stores: string[];
     scenarios: number[];
     pinning: Pinning;
+    /** Times every scenario ran; each row is the median round (absent in older results: 1). */
+    rounds?: number;
     /** What `gatehouse serve` ran: the compiled dist/ or src/ through tsx (absent in older results). */
     serverCode?: string;
     /** Environment tuning every server ran with (MALLOC_ARENA_MAX, NODE_OPTIONS; absent in older results). */
@@ -149,7 +170,7 @@ export function markdownReport(results: RunResults): string {
   lines.push('');
   lines.push(`- Machine: ${m.cpuModel}, ${m.cores} cores${m.virtualised ? ' (virtual machine)' : ''}, ${m.ramGB} GB RAM, ${m.os}, Node ${m.node}`);
   lines.push(`- Load average at start / end: ${m.loadAvgAtStart.join(', ')} / ${m.loadAvgAtEnd.join(', ')}${m.loadAvgAtStart[0]! > 0.7 ? ' — **the machine was busy with other work when the run started; absolute figures are noisy, ratios less so**' : ' (the load at the end is the run itself)'}`);
-  lines.push(`- ${s.durationS} s measured after ${s.warmupS} s warm-up per row, ${s.connections} connections, pipelining ${s.pipelining}, ${s.loginVus} people logging in at once (scenario 6)`);
+  lines.push(`- ${s.durationS} s measured after ${s.warmupS} s warm-up per row, ${s.connections} connections, pipelining ${s.pipelining}, ${s.loginVus} people logging in at once (scenario 6)${(s.rounds ?? 1) > 1 ? `; every scenario ran ${s.rounds} times in turn, and each row shows its median round` : ''}`);
   lines.push(`- Pinning: ${pin}`);
   if (s.serverCode) lines.push(`- Server code: ${s.serverCode}, \`NODE_ENV=production\``);
   if (s.runtimeTuning) {
