@@ -173,12 +173,17 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/**
+ * Brings the schema up to date in one IMMEDIATE transaction: it takes the write lock
+ * before reading the version, so processes opening a fresh database at once (the CLI
+ * beside the server, cluster workers) migrate one after the other, and the later ones
+ * find nothing left to do instead of applying the same step again.
+ */
 export function migrate(db: Database.Database): void {
-  const applied = db.pragma('user_version', { simple: true }) as number;
-  for (let version = applied; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
+  db.transaction(() => {
+    const applied = db.pragma('user_version', { simple: true }) as number;
+    if (applied >= MIGRATIONS.length) return;
+    for (let version = applied; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +18,42 @@ after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 runStoreContract('sqlite', async () => openSqliteStore(`sqlite:${freshPath()}`));
 
+/**
+ * Starts a process that loads the driver, says `ready`, and opens the store at `url` when
+ * told `go` on stdin: the opening itself, migrations included, then starts on cue.
+ */
+async function processAboutToOpen(url: string) {
+  const driver = new URL('../../adapters/sqlite/index.ts', import.meta.url).href;
+  const script = `import { openSqliteStore } from ${JSON.stringify(driver)};
+    process.stdin.once('data', async () => {
+      try { await (await openSqliteStore(process.env.STORE_URL)).close(); process.exit(0); }
+      catch (err) { console.error(err.message); process.exit(1); }
+    });
+    console.log('ready');`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, STORE_URL: url }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  await once(child.stdout, 'data');
+  const exited = once(child, 'exit').then(([code]) => ({ code: code as number, stderr }));
+  return { go: () => child.stdin.end('go\n'), exited };
+}
+
 describe('sqlite migrations', () => {
+  it('lets several processes open a fresh database at once: each migration runs once', async function () {
+    this.timeout(60_000);
+    for (let round = 0; round < 2; round++) {
+      const url = `sqlite:${freshPath()}`;
+      const processes = await Promise.all([1, 2, 3, 4].map(() => processAboutToOpen(url)));
+      processes.forEach((p) => p.go());
+      const results = await Promise.all(processes.map((p) => p.exited));
+      assert.deepEqual(results, processes.map(() => ({ code: 0, stderr: '' })));
+      const db = new Database(url.slice('sqlite:'.length), { readonly: true });
+      const columns = db.pragma('table_info(attempts)') as { name: string }[];
+      db.close();
+      assert.equal(columns.filter((c) => c.name === 'weight').length, 1);
+    }
+  });
+
   it('upgrades a database made before versioned migrations, keeping its data', async () => {
     const path = freshPath();
     // The first release's schema, written without PRAGMA user_version.
