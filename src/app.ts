@@ -9,6 +9,7 @@ import { apiRouter } from './api/index.js';
 import { accountRouter } from './accounts/router.js';
 import type { Config } from './config.js';
 import { errorHandler } from './http/errors.js';
+import { routeByPrefix } from './http/route-by-prefix.js';
 import { securityHeaders } from './http/security-headers.js';
 import { federationRouter } from './federation/router.js';
 import { UpstreamClients } from './federation/upstream-clients.js';
@@ -85,7 +86,7 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
     consoleRouter(accountDeps, live, csrf, config.apiKeysPerUser),
     apiRouter({ config, secrets, live, audit, account: accountDeps }),
   ];
-  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+  app.use(routeByPrefix(routers));
 
   app.use(tokenEndpointRateLimit(clientLimiter, TOKEN_PATH, config.rateLimits.windowSeconds));
   app.use(live.middleware);
