@@ -1,18 +1,25 @@
 /**
- * Baseline: bare oidc-provider (the version in node_modules) with its in-memory adapter,
- * one static confidential client, and a fresh signing key of the type given by ALG
- * (ES256 or RS256). It issues what Gatehouse issues for the same requests:
+ * Baseline: bare oidc-provider (the version in node_modules) with one confidential
+ * client and a fresh signing key of the type given by ALG (ES256 or RS256). By default
+ * (STORE=memory) it keeps everything in memory: the library's in-memory adapter, a
+ * static client, accounts made up on the spot. With STORE=sqlite, tokens, sessions,
+ * grants, the client and the account live in a SQLite file instead (DB_FILE), through
+ * the plainest adapter there is (./sqlite-adapter.ts): the library's own cost of
+ * durable state, measured apart from Gatehouse's layers.
+ * It issues what Gatehouse issues for the same requests:
  * - client_credentials → a JWT access token (resource indicators, accessTokenFormat jwt);
  * - an opaque access token for introspection and userinfo;
  * - refresh tokens, rotated on every use, with an ID token per refresh.
  * Tokens for a person are minted in-process by GET /__seed (the baseline has no login
  * UI), so the load on the measured endpoints is the same as against Gatehouse.
  *
- * Env: PORT, ALG (ES256|RS256), RESOURCE. Prints nothing; ready when /.well-known answers.
+ * Env: PORT, ALG (ES256|RS256), RESOURCE, STORE (memory|sqlite), DB_FILE. Prints
+ * nothing; ready when /.well-known answers.
  */
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type Configuration } from 'oidc-provider';
-import { BASELINE_CLIENT, BASELINE_REDIRECT } from './shared.js';
+import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
+import { BASELINE_CLIENT, BASELINE_REDIRECT, exitCleanlyOnSigterm } from './shared.js';
+import { sqliteAdapterClass } from './sqlite-adapter.js';
 
 const port = Number(process.env.PORT ?? 0);
 const alg = process.env.ALG === 'RS256' ? 'RS256' : 'ES256';
@@ -22,24 +29,38 @@ const issuer = `http://127.0.0.1:${port}`;
 const { privateKey } = await generateKeyPair(alg, { extractable: true });
 const jwk = { ...(await exportJWK(privateKey)), alg, use: 'sig', kid: `bench-${alg.toLowerCase()}` };
 
-const configuration: Configuration = {
-  clients: [
-    {
-      ...BASELINE_CLIENT,
-      grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      redirect_uris: [BASELINE_REDIRECT],
-      token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: alg,
+const clientMetadata = {
+  ...BASELINE_CLIENT,
+  grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: [BASELINE_REDIRECT],
+  token_endpoint_auth_method: 'client_secret_basic',
+  id_token_signed_response_alg: alg,
+} satisfies ClientMetadata;
+const claimsOf = (sub: string) => ({ sub, email: `${sub}@bench.test`, email_verified: true, name: 'Bench User', updated_at: 1_700_000_000 });
+
+/** Where state lives: in memory, or in SQLite with the client and the account stored too. */
+async function storage(): Promise<Pick<Configuration, 'adapter' | 'clients' | 'findAccount'>> {
+  if (process.env.STORE !== 'sqlite') {
+    return { clients: [clientMetadata], findAccount: async (_ctx, sub) => ({ accountId: sub, claims: () => claimsOf(sub) }) };
+  }
+  if (!process.env.DB_FILE) throw new Error('STORE=sqlite needs DB_FILE');
+  const Adapter = sqliteAdapterClass(process.env.DB_FILE);
+  await new Adapter('Client').upsert(clientMetadata.client_id, clientMetadata, 0);
+  const accounts = new Adapter('Account');
+  await accounts.upsert('bench-user', claimsOf('bench-user'), 0);
+  return {
+    adapter: Adapter,
+    async findAccount(_ctx, sub) {
+      const claims = await accounts.find(sub);
+      return claims ? { accountId: sub, claims: () => claims as ReturnType<typeof claimsOf> } : undefined;
     },
-  ],
+  };
+}
+
+const configuration: Configuration = {
+  ...(await storage()),
   jwks: { keys: [jwk] } as Configuration['jwks'],
-  async findAccount(_ctx, sub) {
-    return {
-      accountId: sub,
-      claims: () => ({ sub, email: `${sub}@bench.test`, email_verified: true, name: 'Bench User', updated_at: 1_700_000_000 }),
-    };
-  },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
   scopes: ['openid', 'offline_access', 'email', 'profile'],
   pkce: { required: () => true },
@@ -100,3 +121,4 @@ provider.use(async (ctx, next) => {
 });
 
 provider.listen(port, '127.0.0.1');
+exitCleanlyOnSigterm();

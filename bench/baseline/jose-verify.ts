@@ -8,6 +8,7 @@
  */
 import { createServer } from 'node:http';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { exitCleanlyOnSigterm } from './shared.js';
 
 interface Target {
   issuer: string;
@@ -47,3 +48,4 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 65_000;
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
+exitCleanlyOnSigterm();

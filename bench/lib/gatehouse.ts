@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RelyingParty } from './browser.js';
 import { jsonRequest } from './http.js';
-import { captureTail, freePort, spawnPinned, stopProcess, waitReady } from './proc.js';
+import { captureTail, cpuProfileArgs, freePort, spawnPinned, stopProcess, waitReady } from './proc.js';
 import { runtimeTuning } from './runtime-tuning.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -141,9 +141,7 @@ export async function startGatehouse(d: Deployment, options: { cpus: string | nu
   const port = options.port ?? (await freePort());
   const env = serverEnv(d, port, options.env);
   const started = process.hrtime.bigint();
-  // --cpu-prof may not go through NODE_OPTIONS; each process writes its profile as it exits.
-  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-  const child = spawnPinned(options.cpus, process.execPath, [...profile, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnPinned(options.cpus, process.execPath, [...cpuProfileArgs('gatehouse'), BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = captureTail(child);
   const url = `http://127.0.0.1:${port}`;
   let readyMs: number;

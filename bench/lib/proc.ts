@@ -7,6 +7,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { request } from 'node:http';
+import { join } from 'node:path';
 
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
 
@@ -33,6 +34,16 @@ export function spawnPinned(cpuList: string | null, cmd: string, args: string[],
 }
 
 export { freePort } from '../../test/helpers/free-port.js';
+
+/**
+ * Node flags that write a CPU profile as the process exits, into BENCH_PROFILE_DIR/<label>
+ * (`--profile`); none when profiling is off. A folder per label keeps ours and the
+ * baselines' profiles apart. --cpu-prof may not go through NODE_OPTIONS, hence flags.
+ */
+export function cpuProfileArgs(label: string): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, label)}`] : [];
+}
 
 /** One GET, resolving with the status (0 when the connection fails). No keep-alive: used for polling. */
 export function getStatus(url: string, timeoutMs = 2000): Promise<number> {

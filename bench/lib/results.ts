@@ -16,9 +16,12 @@ export interface Row {
   settings?: { connections?: number; vus?: number; pipelining?: number; durationS: number; warmupS: number };
   load?: LoadResult;
   memory?: MemoryReport;
-  /** Key of the baseline row this one is compared with. */
+  /** Key of the baseline row this one is compared with (the target's reference). */
   baseline?: string;
   ratio?: number;
+  /** Key of the bare library on a SQLite adapter, where the store is on the path; its ratio says what our layers cost over durable state alone. */
+  storeBaseline?: string;
+  storeRatio?: number;
   target?: string;
   /** null: no target applies (or not measured). */
   pass?: boolean | null;
@@ -141,19 +144,20 @@ function cells(row: Row, byKey: Map<string, Row>): string[] {
     row.memory?.peakMB != null ? fmt(row.memory.peakMB, 0) : '–',
     base?.load ? fmt(base.load.rps) : '–',
     row.ratio !== undefined ? `${fmt(row.ratio, 2)}×` : '–',
+    row.storeRatio !== undefined ? `${fmt(row.storeRatio, 2)}×` : '–',
     row.target ?? '',
     result,
   ];
 }
 
-const HEADERS = ['#', 'scenario', 'store', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB', 'baseline req/s', 'ratio', 'target', 'result'];
+const HEADERS = ['#', 'scenario', 'store', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB', 'baseline req/s', 'ratio', 'vs library on SQLite', 'target', 'result'];
 
 /** A fixed-width table for the terminal. */
 export function textTable(results: RunResults): string {
   const byKey = new Map(results.rows.map((r) => [r.key, r]));
   const rows = [HEADERS, ...results.rows.map((r) => cells(r, byKey))];
   const widths = HEADERS.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i >= 3 && i <= 9 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const line = (r: string[]) => r.map((c, i) => (i >= 3 && i <= 10 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   const notes = results.rows.filter((r) => r.note).map((r) => `  [${r.key}] ${r.note}`);
   return [...out, ...(notes.length ? ['', 'Notes:', ...notes] : [])].join('\n');
@@ -181,7 +185,7 @@ export function markdownReport(results: RunResults): string {
   for (const [store, why] of Object.entries(results.unavailable)) lines.push(`- ${store}: not run (${why})`);
   lines.push('');
   lines.push(`| ${HEADERS.join(' | ')} |`);
-  lines.push(`| ${HEADERS.map((_, i) => (i >= 3 && i <= 9 ? '---:' : '---')).join(' | ')} |`);
+  lines.push(`| ${HEADERS.map((_, i) => (i >= 3 && i <= 10 ? '---:' : '---')).join(' | ')} |`);
   for (const row of results.rows) lines.push(`| ${cells(row, byKey).map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
   lines.push('');
   if (results.startup.length) {
