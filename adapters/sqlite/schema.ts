@@ -173,15 +173,19 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+const schemaVersion = (db: Database.Database) => db.pragma('user_version', { simple: true }) as number;
+
 /**
  * Brings the schema up to date in one IMMEDIATE transaction: it takes the write lock
- * before reading the version, so processes opening a fresh database at once (the CLI
- * beside the server, cluster workers) migrate one after the other, and the later ones
- * find nothing left to do instead of applying the same step again.
+ * before reading the version again, so processes opening a fresh database at once (the
+ * CLI beside the server, cluster workers) migrate one after the other, and the later ones
+ * find nothing left to do instead of applying the same step again. An up-to-date
+ * database, every start but the first, is seen without taking the lock.
  */
 export function migrate(db: Database.Database): void {
+  if (schemaVersion(db) >= MIGRATIONS.length) return;
   db.transaction(() => {
-    const applied = db.pragma('user_version', { simple: true }) as number;
+    const applied = schemaVersion(db);
     if (applied >= MIGRATIONS.length) return;
     for (let version = applied; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version]!);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
