@@ -48,6 +48,8 @@ export interface Config {
   readonly rateLimits: { readonly perIp: number; readonly mailPerAddress: number; readonly tokenPerClient: number; readonly windowSeconds: number };
   /** How many usable (unrevoked, unexpired) API keys one user may hold. */
   readonly apiKeysPerUser: number;
+  /** Verified JWT access tokens each process remembers for the API (0: verify every time). */
+  readonly jwtCacheSize: number;
   /** Password hashes (argon2, 19 MiB each) computed at once per process; the rest queue. */
   readonly passwordHashConcurrency: number;
   /** Configured upstream OpenID providers, in button order; empty when none is set. */
@@ -76,6 +78,7 @@ export class ConfigError extends Error {
 }
 
 const HASH_COUNT = { error: 'must be a whole number from 1 to 256, e.g. 2' };
+const CACHE_SIZE = { error: 'must be a whole number, e.g. 10000, or 0 to turn it off' };
 const seconds = (fallback: number, example: string) =>
   z.coerce
     .number({ error: `must be a whole number of seconds, e.g. ${example}` })
@@ -146,6 +149,7 @@ const envSchema = z.object({
   RATE_LIMIT_TOKEN_PER_CLIENT: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 6000' }).default(6000),
   RATE_LIMIT_WINDOW: seconds(60, '60'),
   API_KEYS_PER_USER: z.coerce.number().int().positive({ error: 'must be a positive whole number, e.g. 5' }).default(5),
+  JWT_CACHE_SIZE: z.coerce.number(CACHE_SIZE).int(CACHE_SIZE).min(0, CACHE_SIZE).default(10_000),
   PASSWORD_HASH_CONCURRENCY: z.coerce
     .number(HASH_COUNT)
     .int(HASH_COUNT)
@@ -260,6 +264,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workers: e.WORKERS,
     upstreams: Object.freeze(upstreams),
     apiKeysPerUser: e.API_KEYS_PER_USER,
+    jwtCacheSize: e.JWT_CACHE_SIZE,
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     rateLimits: Object.freeze({
       perIp: e.RATE_LIMIT_PER_IP,

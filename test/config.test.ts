@@ -69,6 +69,14 @@ describe('configuration', () => {
     }
   });
 
+  it('takes JWT_CACHE_SIZE as a whole number, 0 turning the cache off', () => {
+    assert.equal(loadConfig({}).jwtCacheSize, 10_000);
+    assert.equal(loadConfig({ JWT_CACHE_SIZE: '0' }).jwtCacheSize, 0);
+    for (const bad of ['-1', '2.5', 'lots']) {
+      assert.deepEqual(problemsOf({ JWT_CACHE_SIZE: bad }), ['JWT_CACHE_SIZE: must be a whole number, e.g. 10000, or 0 to turn it off'], bad);
+    }
+  });
+
   describe('at start', function () {
     this.timeout(30_000);
     it('an invalid DATABASE_URL stops the server with a clear line and no stack trace', async () => {

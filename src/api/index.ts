@@ -13,6 +13,7 @@ import { keyRoutes } from './keys-routes.js';
 import { meRoutes } from './me-routes.js';
 import { openApiDocument } from './openapi.js';
 import { permissionRoutes } from './permissions-routes.js';
+import { AccessTokenVerifier } from './access-token-verifier.js';
 import { Authenticator } from './principal.js';
 import { toolRoutes } from './tools-routes.js';
 import { userRoutes } from './users-routes.js';
@@ -46,7 +47,8 @@ export function apiRoutes({ config, secrets, live, audit, account }: ApiDeps, au
 /** The management API under /api, and its OpenAPI 3.1 document at /api/openapi.json. */
 export function apiRouter(deps: ApiDeps): Router {
   const { config, live, secrets, account } = deps;
-  const authenticator = new Authenticator(live, account.store, new ApiKeyVerifier(account.store, secrets), config.issuer);
+  const jwts = new AccessTokenVerifier(() => live.verificationKeys, config.issuer, config.jwtCacheSize);
+  const authenticator = new Authenticator(live, account.store, new ApiKeyVerifier(account.store, secrets), jwts);
   const routes = apiRoutes(deps, authenticator);
   const router = mountRoutes(routes, {
     authenticator,

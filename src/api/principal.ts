@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
-import { errors as joseErrors, jwtVerify } from 'jose';
 import { API_KEY_PREFIX, type ApiKeyVerifier } from '../access/api-keys.js';
 import type { RequestedBy } from '../access/user-admin.js';
+import type { AccessTokenVerifier } from './access-token-verifier.js';
 import { HttpError } from '../http/errors.js';
 import type { LiveProvider } from '../oidc/live-provider.js';
 import type { ApiKeyRecord, AuditActor, Store, UserRecord } from '../store/port.js';
@@ -53,7 +53,7 @@ export class Authenticator {
     private readonly live: LiveProvider,
     private readonly store: Store,
     private readonly apiKeys: ApiKeyVerifier,
-    private readonly issuer: string,
+    private readonly jwts: AccessTokenVerifier,
   ) {}
 
   /** The bearer credential from the header; 401 when missing or malformed. */
@@ -95,17 +95,8 @@ export class Authenticator {
   }
 
   async #fromJwt(token: string, audiences: readonly string[]): Promise<Principal | undefined> {
-    let claims;
-    try {
-      ({ payload: claims } = await jwtVerify(token, this.live.verificationKeys, {
-        issuer: this.issuer,
-        audience: [...audiences],
-        typ: 'at+jwt',
-      }));
-    } catch (err) {
-      if (err instanceof joseErrors.JOSEError) return undefined;
-      throw err;
-    }
+    const claims = await this.jwts.verify(token, audiences);
+    if (!claims) return undefined;
     const scopes = new Set(String(claims.scope ?? '').split(' '));
     const clientId = typeof claims.client_id === 'string' ? claims.client_id : null;
     if (claims.gty === CLIENT_CREDENTIALS_GTY) {
