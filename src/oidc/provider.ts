@@ -5,7 +5,7 @@ import type { Store } from '../store/port.js';
 import { ACCOUNT_CLIENT_ID } from '../accounts/account-client.js';
 import { effectivePermission, PERMISSIONS_SCOPE } from '../access/permissions.js';
 import { ACCOUNT_SCOPE, ADMIN_SCOPE } from '../api/principal.js';
-import { createExtraTokenClaims, createFindAccount, CLAIMS_BY_SCOPE } from './account.js';
+import { createExtraTokenClaims, createFindAccount, CLAIMS_BY_SCOPE, markMachineTokens } from './account.js';
 import { createAdapterClass } from './adapter.js';
 import { storeForProvider } from './provider-store.js';
 import { gatehouseInteractionPolicy, MFA_ACR, type ToolAccessCheck } from './interaction-policy.js';
@@ -38,6 +38,7 @@ export function createProvider(config: Config, rawStore: Store, secrets: Secrets
     adapter: createAdapterClass(store, secrets),
     findAccount: createFindAccount(store, config.issuer),
     extraTokenClaims: createExtraTokenClaims(store) as Configuration['extraTokenClaims'],
+    formats: { customizers: { jwt: markMachineTokens } },
     jwks: jwks as Configuration['jwks'],
     claims: CLAIMS_BY_SCOPE,
     scopes: ['openid', 'offline_access', 'email', 'profile', PERMISSIONS_SCOPE, ACCOUNT_SCOPE, ADMIN_SCOPE],

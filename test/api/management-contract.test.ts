@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { backends } from '../helpers/backends.js';
 import { startTestServer, type TestServer } from '../helpers/gatehouse.js';
@@ -163,6 +164,7 @@ describe('management API contract (OpenAPI document)', function () {
     const machine = await callApi(server, adminKey, 'POST', '/api/tools', { id: 'robot', name: 'Robot', type: 'machine', scope: 'admin' });
     const robot = await oidc.discovery(new URL(server.issuer), 'robot', machine.body.client_secret, undefined, { execute: [oidc.allowInsecureRequests] });
     const robotToken = await oidc.clientCredentialsGrant(robot, { scope: 'admin' });
+    assert.equal(decodeJwt(robotToken.access_token).gty, 'client-credentials', 'a machine token says so, and its sub is not a person');
     assert.equal((await callApi(server, robotToken.access_token, 'GET', '/api/users')).status, 200);
     const audit = await callApi(server, robotToken.access_token, 'POST', '/api/users', { email: 'made-by-robot@example.com' });
     assert.equal(audit.status, 201);
