@@ -32,13 +32,15 @@ import { basicAuth, httpRequest, jsonRequest } from './lib/http.js';
 import { runLoad, type LoadSpec } from './lib/load.js';
 import { runtimeTuning } from './lib/runtime-tuning.js';
 import { machineFacts } from './lib/machine.js';
-import { captureTail, cpuProfileArgs, defaultPinning, freePort, MemoryWatch, nodeChildren, rssOf, sleep, spawnPinned, stopProcess, waitReady } from './lib/proc.js';
-import { ANCHORS, markdownReport, medianRounds, textTable, type Row, type RunResults, type StartupFigure } from './lib/results.js';
+import { captureTail, cpuProfileArgs, defaultPinning, freePort, CpuMeter, MemoryWatch, nodeChildren, rssOf, sleep, spawnPinned, stopProcess, waitReady } from './lib/proc.js';
+import { ANCHORS, compareWithinRounds, markdownReport, medianRounds, textTable, type Row, type RunResults, type StartupFigure } from './lib/results.js';
 
 const RESULTS_DIR = join(ROOT, 'bench/results');
 
 /** What the RS256 row sets on a second server; the row checks the `alg` of an issued token. */
 const RS256_SERVER_ENV = { ACCESS_TOKEN_SIGNING_ALG: 'RS256' };
+/** Every /api/validate request verifies the JWT's signature again. */
+const UNCACHED_JWT_SERVER_ENV = { JWT_CACHE_SIZE: '0' };
 
 const RSS_LIMIT_MB = 200;
 const STARTUP_LIMIT_MS = 1500;
@@ -277,6 +279,8 @@ async function startJoseVerify(targets: { issuer: string; jwksUri: string; audie
 
 const mb = (bytes: number | undefined) => (bytes === undefined ? null : Math.round((bytes / 2 ** 20) * 10) / 10);
 const rows: Row[] = [];
+/** The round being measured (--rounds), stamped on each row. */
+let currentRound = 1;
 
 type Goal = { kind: 'ratio'; min: number } | { kind: 'rps'; min: number; p99MaxMs?: number } | { kind: 'hash'; min: number } | { kind: 'none' };
 const targetDefs = new Map<string, Goal>();
@@ -306,7 +310,7 @@ async function probe(p: Probe): Promise<string | undefined> {
 
 /** Measures one row: probe, then load from the load generator while the server's memory is watched. */
 async function measure(row: Omit<Row, 'status'>, spec: LoadSpec, serverPid: number | null, p?: Probe, target: Goal = { kind: 'none' }): Promise<Row> {
-  const full: Row = { ...row, status: 'measured' };
+  const full: Row = { ...row, round: currentRound, status: 'measured' };
   rows.push(full);
   targetDefs.set(full.key, target);
   const problem = p ? await probe(p) : undefined;
@@ -326,13 +330,16 @@ async function measure(row: Omit<Row, 'status'>, spec: LoadSpec, serverPid: numb
     warmupS: spec.warmupS,
   };
   const watch = serverPid === null ? undefined : new MemoryWatch(serverPid).start();
+  const cpu = serverPid === null ? undefined : new CpuMeter(serverPid);
   try {
-    full.load = await runLoad(spec, spec.kind === 'hash' ? pinning.server : pinning.load);
+    full.load = await runLoad(spec, spec.kind === 'hash' ? pinning.server : pinning.load, () => cpu?.start());
   } catch (err) {
     full.status = 'failed';
     full.note = [full.note, (err as Error).message.split('\n')[0]].filter(Boolean).join('; ');
   }
   if (watch) full.memory = watch.stop();
+  const cpuSeconds = cpu?.stop();
+  if (cpuSeconds !== undefined && full.load?.requests) full.cpuUsPerRequest = (cpuSeconds * 1e6) / full.load.requests;
   if (full.memory?.largestProcessMB) full.note = [full.note, `largest single process ${Math.round(full.memory.largestProcessMB)} MB`].filter(Boolean).join('; ');
   if (full.load?.firstError) full.note = [full.note, `first failure: ${full.load.firstError.slice(0, 200)}`].filter(Boolean).join('; ');
   const l = full.load;
@@ -341,7 +348,7 @@ async function measure(row: Omit<Row, 'status'>, spec: LoadSpec, serverPid: numb
 }
 
 function unavailable(row: Omit<Row, 'status'>, why: string): void {
-  rows.push({ ...row, status: 'not available', note: why, pass: null });
+  rows.push({ ...row, round: currentRound, status: 'not available', note: why, pass: null });
   log(`${row.key}: not available — ${why}`);
 }
 
@@ -558,6 +565,32 @@ async function scenario3(targets: Target[]) {
       { kind: 'ratio', min: 0.8 },
     );
   }
+  // The row above repeats one token, so after its first request Gatehouse answers from the
+  // verified-token cache; this one shows what validating a token costs the first time.
+  for (const t of targets) {
+    // Same issuer as the first server, so the token it issued is valid here too.
+    const uncached = await startGatehouse(t.deployment, { cpus: pinning.server, env: { ...UNCACHED_JWT_SERVER_ENV, ISSUER: t.disc.issuer } });
+    try {
+      const r = request('POST', `${uncached.url}/api/validate`, json(t.personJwt), body, [200], permitted);
+      await measure(
+        {
+          key: `3.jwt-uncached.${t.store}`,
+          scenario: 3,
+          name: `POST /api/validate, JWT + tool check, ${Object.entries(UNCACHED_JWT_SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+          system: 'gatehouse',
+          store: t.store,
+          baseline: '3.jwt.baseline',
+          target: '≥ 0.8× jose verify',
+        },
+        r.spec,
+        uncached.pid,
+        r.probe,
+        { kind: 'ratio', min: 0.8 },
+      );
+    } finally {
+      await uncached.stop();
+    }
+  }
 }
 
 async function scenario4(targets: Target[], bases: Baselines) {
@@ -677,14 +710,7 @@ async function scenario7(targets: Target[], bases: Baselines) {
 // Judging
 
 function judge(): void {
-  const byKey = new Map(rows.map((r) => [r.key, r]));
-  const ratio = (row: Row, key: string | undefined) => {
-    const base = key ? byKey.get(key) : undefined;
-    return row.load && base?.load ? row.load.rps / base.load.rps : undefined;
-  };
   for (const row of rows) {
-    row.ratio = ratio(row, row.baseline);
-    row.storeRatio = ratio(row, row.storeBaseline);
     if (row.system !== 'gatehouse') continue;
     const def = targetDefs.get(row.key) ?? { kind: 'none' };
     if (row.status !== 'measured' || !row.load) {
@@ -766,6 +792,7 @@ async function main(): Promise<number> {
   // of the rows running at that time, not every round of one row.
   for (let round = 1; round <= settings.rounds; round++) {
     if (settings.rounds > 1) log(`round ${round} of ${settings.rounds}`);
+    currentRound = round;
     if (wants(1)) await scenario1(targets, bases, bareRs);
     if (wants(2)) await scenario2(targets, bases);
     if (wants(3)) await scenario3(targets);
@@ -774,6 +801,7 @@ async function main(): Promise<number> {
     if (wants(6)) await scenario6(targets);
     if (wants(7)) await scenario7(targets, bases);
   }
+  compareWithinRounds(rows);
   rows.splice(0, rows.length, ...medianRounds(rows));
 
   judge();

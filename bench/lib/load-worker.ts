@@ -17,6 +17,9 @@ import { ARGON2_PARAMS } from '../../src/accounts/passwords.js';
 
 const now = () => performance.now();
 
+/** Tells the orchestrator the measured phase starts, so it can read the server's CPU time. */
+const measuring = () => process.send!({ measuring: true });
+
 function summarise(latencies: number[]): Latency {
   latencies.sort((a, b) => a - b);
   const mean = latencies.length ? latencies.reduce((a, b) => a + b, 0) / latencies.length : 0;
@@ -33,6 +36,7 @@ async function runHttp(spec: Extract<LoadSpec, { kind: 'http' }>): Promise<LoadR
     pipelining: spec.pipelining,
   };
   if (spec.warmupS > 0) await autocannon({ ...options, duration: spec.warmupS });
+  measuring();
   const r = await autocannon({ ...options, duration: spec.durationS });
   const statusCounts = Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, s]) => [code, s.count]));
   const requests = Object.values(statusCounts).reduce((a, b) => a + b, 0);
@@ -70,6 +74,7 @@ async function runLoops(
   const measureFrom = t0 + warmupS * 1000;
   const stopAt = measureFrom + durationS * 1000;
   let lastEnd = measureFrom;
+  setTimeout(measuring, warmupS * 1000);
   const loop = async (vu: number) => {
     while (now() < stopAt) {
       const start = now();

@@ -66,17 +66,21 @@ export interface LoadResult {
   extra?: Record<string, unknown>;
 }
 
-/** Runs `spec` in a fresh load-generator process on `cpus`. */
-export function runLoad(spec: LoadSpec, cpus: string | null): Promise<LoadResult> {
+/** Runs `spec` in a fresh load-generator process on `cpus`; `onMeasuring` is called when the warm-up ends. */
+export function runLoad(spec: LoadSpec, cpus: string | null, onMeasuring: () => void = () => {}): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawnPinned(cpus, process.execPath, ['--import', 'tsx', WORKER], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env },
     });
     let settled = false;
-    child.on('message', (msg: { ready: true } | { ok: true; result: LoadResult } | { ok: false; error: string }) => {
+    child.on('message', (msg: { ready: true } | { measuring: true } | { ok: true; result: LoadResult } | { ok: false; error: string }) => {
       if ('ready' in msg) {
         child.send(spec);
+        return;
+      }
+      if ('measuring' in msg) {
+        onMeasuring();
         return;
       }
       settled = true;

@@ -1,9 +1,9 @@
 /**
  * Process plumbing for the benchmarks: CPU pinning with taskset, readiness polling,
- * and memory sampling from /proc (Linux). Everything here degrades to "unknown" on
+ * and memory and CPU-time sampling from /proc (Linux). Everything here degrades to "unknown" on
  * systems without /proc or taskset rather than failing the run.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { request } from 'node:http';
@@ -224,5 +224,62 @@ export class MemoryWatch {
     const mb = (b: number | undefined) => (b === undefined ? null : Math.round((b / 2 ** 20) * 10) / 10);
     const largest = this.#processes > 1 ? { largestProcessMB: mb(this.#largestProcess || undefined) } : {};
     return { peakMB: mb(this.#peak || undefined), startMB: mb(this.#start), endMB: mb(this.#last), method, samples: this.#samples, ...largest };
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU time
+
+/** Kernel clock ticks per second, the unit of /proc/<pid>/stat's times (100 on every common Linux). */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User plus system CPU seconds the process has used, all its threads included; undefined once it is gone. */
+export function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command: state ppid … utime (14th field) stime (15th).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds one server (plus its node children, for cluster mode) spends between
+ * `start` and `stop`. Unlike req/s, CPU time per request barely moves when a virtual
+ * machine's neighbours steal cycles: stolen time is not charged to the process. That
+ * makes it the steadier figure for comparing two servers on a noisy machine.
+ */
+export class CpuMeter {
+  #start: Map<number, number> | undefined;
+
+  constructor(private readonly pid: number) {}
+
+  #read(): Map<number, number> {
+    const times = new Map<number, number>();
+    for (const p of [this.pid, ...nodeChildren(this.pid)]) {
+      const s = cpuSecondsOf(p);
+      if (s !== undefined) times.set(p, s);
+    }
+    return times;
+  }
+
+  start(): void {
+    if (HAS_PROC) this.#start = this.#read();
+  }
+
+  /** Seconds used since `start` by the processes alive at both ends; undefined when not started or without /proc. */
+  stop(): number | undefined {
+    if (!this.#start) return undefined;
+    let used = 0;
+    for (const [p, s] of this.#read()) used += s - (this.#start.get(p) ?? s);
+    return used;
   }
 }

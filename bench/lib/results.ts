@@ -16,12 +16,20 @@ export interface Row {
   settings?: { connections?: number; vus?: number; pipelining?: number; durationS: number; warmupS: number };
   load?: LoadResult;
   memory?: MemoryReport;
+  /** Which run of the scenarios (--rounds) measured it; ratios only ever compare rows of one round. */
+  round?: number;
   /** Key of the baseline row this one is compared with (the target's reference). */
   baseline?: string;
+  /** The baseline's req/s in the same round, which `ratio` divides by. */
+  baselineRps?: number;
   ratio?: number;
   /** Key of the bare library on a SQLite adapter, where the store is on the path; its ratio says what our layers cost over durable state alone. */
   storeBaseline?: string;
   storeRatio?: number;
+  /** Server CPU time (user + system, every thread) per request in the measured phase, µs. */
+  cpuUsPerRequest?: number;
+  /** The baseline's CPU per request over ours: like `ratio`, above 1 is better, but steadier on a noisy machine. */
+  cpuRatio?: number;
   target?: string;
   /** null: no target applies (or not measured). */
   pass?: boolean | null;
@@ -29,9 +37,29 @@ export interface Row {
 }
 
 /**
+ * Sets each row's ratios against its baselines measured in the same round. Rows of one
+ * round ran minutes apart at most, so a slow spell on the machine weighs on both sides of a
+ * ratio; pairing one round's row with another round's baseline would not cancel it.
+ */
+export function compareWithinRounds(rows: Row[]): void {
+  const byRoundAndKey = new Map(rows.map((r) => [`${r.round ?? 1} ${r.key}`, r]));
+  const inRound = (row: Row, key: string | undefined) => (key ? byRoundAndKey.get(`${row.round ?? 1} ${key}`) : undefined);
+  for (const row of rows) {
+    const base = inRound(row, row.baseline);
+    const storeBase = inRound(row, row.storeBaseline);
+    if (base?.load) row.baselineRps = base.load.rps;
+    if (row.load && base?.load) row.ratio = row.load.rps / base.load.rps;
+    if (row.load && storeBase?.load) row.storeRatio = row.load.rps / storeBase.load.rps;
+    // Inverted, so that like the req/s ratio, above 1 means we do better than the baseline.
+    if (row.cpuUsPerRequest && base?.cpuUsPerRequest) row.cpuRatio = base.cpuUsPerRequest / row.cpuUsPerRequest;
+  }
+}
+
+/**
  * One row per key from several rounds of the same rows: a failed round if any (failures
- * must show), else the round with the median req/s (the lower one of an even count). Its
- * note lists every round's figure, so the spread is visible beside the median.
+ * must show), else the median round (the lower one of an even count) — by ratio for rows
+ * compared with a baseline, by req/s for the rest. Its note lists every round's figures,
+ * so the spread is visible beside the median.
  */
 export function medianRounds(rows: Row[]): Row[] {
   const byKey = new Map<string, Row[]>();
@@ -40,10 +68,13 @@ export function medianRounds(rows: Row[]): Row[] {
     if (rounds.length === 1) return rounds[0]!;
     const failed = rounds.find((r) => r.status !== 'measured' || !r.load);
     if (failed) return failed;
-    const sorted = [...rounds].sort((a, b) => a.load!.rps - b.load!.rps);
+    const byRatio = rounds.every((r) => r.ratio !== undefined);
+    const score = (r: Row) => (byRatio ? r.ratio! : r.load!.rps);
+    const sorted = [...rounds].sort((a, b) => score(a) - score(b));
     const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
-    const figures = rounds.map((r) => Math.round(r.load!.rps).toLocaleString('en-US')).join(' / ');
-    return { ...median, note: [median.note, `${rounds.length} rounds: ${figures} req/s; the median round shown`].filter(Boolean).join('; ') };
+    const figure = (r: Row) => `${Math.round(r.load!.rps).toLocaleString('en-US')}${byRatio ? ` (${r.ratio!.toFixed(2)}×)` : ''}`;
+    const figures = rounds.map(figure).join(' / ');
+    return { ...median, note: [median.note, `${rounds.length} rounds: ${figures} req/s; the median round${byRatio ? ' by ratio' : ''} shown`].filter(Boolean).join('; ') };
   });
 }
 
@@ -142,22 +173,23 @@ function cells(row: Row, byKey: Map<string, Row>): string[] {
     ms(row.load?.latency.p99),
     row.load ? fmt(row.load.errors) : '–',
     row.memory?.peakMB != null ? fmt(row.memory.peakMB, 0) : '–',
-    base?.load ? fmt(base.load.rps) : '–',
+    row.baselineRps !== undefined ? fmt(row.baselineRps) : base?.load ? fmt(base.load.rps) : '–',
     row.ratio !== undefined ? `${fmt(row.ratio, 2)}×` : '–',
     row.storeRatio !== undefined ? `${fmt(row.storeRatio, 2)}×` : '–',
+    row.cpuUsPerRequest !== undefined ? `${fmt(row.cpuUsPerRequest)}${row.cpuRatio !== undefined ? ` (${fmt(row.cpuRatio, 2)}×)` : ''}` : '–',
     row.target ?? '',
     result,
   ];
 }
 
-const HEADERS = ['#', 'scenario', 'store', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB', 'baseline req/s', 'ratio', 'vs library on SQLite', 'target', 'result'];
+const HEADERS = ['#', 'scenario', 'store', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB', 'baseline req/s', 'ratio', 'vs library on SQLite', 'CPU µs/req', 'target', 'result'];
 
 /** A fixed-width table for the terminal. */
 export function textTable(results: RunResults): string {
   const byKey = new Map(results.rows.map((r) => [r.key, r]));
   const rows = [HEADERS, ...results.rows.map((r) => cells(r, byKey))];
   const widths = HEADERS.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i >= 3 && i <= 10 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const line = (r: string[]) => r.map((c, i) => (i >= 3 && i <= 11 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   const notes = results.rows.filter((r) => r.note).map((r) => `  [${r.key}] ${r.note}`);
   return [...out, ...(notes.length ? ['', 'Notes:', ...notes] : [])].join('\n');
@@ -185,7 +217,7 @@ export function markdownReport(results: RunResults): string {
   for (const [store, why] of Object.entries(results.unavailable)) lines.push(`- ${store}: not run (${why})`);
   lines.push('');
   lines.push(`| ${HEADERS.join(' | ')} |`);
-  lines.push(`| ${HEADERS.map((_, i) => (i >= 3 && i <= 10 ? '---:' : '---')).join(' | ')} |`);
+  lines.push(`| ${HEADERS.map((_, i) => (i >= 3 && i <= 11 ? '---:' : '---')).join(' | ')} |`);
   for (const row of results.rows) lines.push(`| ${cells(row, byKey).map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
   lines.push('');
   if (results.startup.length) {
