@@ -82,9 +82,10 @@ export function createExtraTokenClaims(store: Store) {
 /**
  * Marks a machine's (client_credentials) JWT as one with `gty`, so its `sub` (the client
  * id) is never taken for a person. Added here rather than as an extra token claim: the
- * library spreads extra claims into the JWT payload ahead of its own ten, which V8 builds
- * through a slow path (~6 µs, then a slower payload to sign) on every token, while one
- * property added afterwards costs nothing measurable.
+ * library spreads extra claims into the JWT payload's object literal ahead of its own ten
+ * properties, and V8 (Node 20) builds such a literal through a slow path: ~6 µs a token
+ * with one extra claim against ~0.1 µs with none, in a micro-benchmark. One property
+ * added to the finished payload costs nothing measurable.
  */
 export function markMachineTokens(_ctx: KoaContextWithOIDC, token: { kind: string }, jwt: { payload: Record<string, unknown> }): void {
   if (token.kind === 'ClientCredentials') jwt.payload.gty = CLIENT_CREDENTIALS_GTY;
