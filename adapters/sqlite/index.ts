@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import {
   AlreadyExistsError,
@@ -21,6 +22,28 @@ import { isUniqueViolation, toStoreError } from './errors.js';
 import { mapStoreErrors } from '../../src/store/wrap-store.js';
 import { migrate } from './schema.js';
 
+/** How long a statement waits for another process's lock before it fails. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Switches the file to WAL (a property of the file: the first process to open a fresh
+ * database does it for everyone). The switch needs the file to itself, and while another
+ * process is opening or switching the same fresh file SQLite answers SQLITE_BUSY at once,
+ * without waiting out the busy timeout; so this retries for as long as that timeout.
+ */
+async function useWal(db: Database.Database): Promise<void> {
+  const giveUpAt = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= giveUpAt) throw err;
+      await sleep(10);
+    }
+  }
+}
+
 /**
  * The embedded driver: one SQLite file, WAL mode so several processes can share it.
  * better-sqlite3 is synchronous; every statement here is a single short write, and
@@ -30,9 +53,8 @@ export async function openSqliteStore(url: string): Promise<Store> {
   const path = url.replace(/^sqlite:/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
-  // The busy timeout first: switching a fresh file to WAL needs a lock another process may hold.
-  db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  await useWal(db);
   db.pragma('foreign_keys = ON');
   migrate(db);
 
