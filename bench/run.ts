@@ -41,6 +41,8 @@ const RESULTS_DIR = join(ROOT, 'bench/results');
 const RS256_SERVER_ENV = { ACCESS_TOKEN_SIGNING_ALG: 'RS256' };
 /** Every /api/validate request verifies the JWT's signature again. */
 const UNCACHED_JWT_SERVER_ENV = { JWT_CACHE_SIZE: '0' };
+/** `NAME=value` pairs of a server's extra environment, for row names and notes. */
+const envLabel = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
 
 const RSS_LIMIT_MB = 200;
 const STARTUP_LIMIT_MS = 1500;
@@ -440,7 +442,7 @@ async function scenario1(targets: Target[], bases: Baselines, bareRs: Baseline |
     try {
       const alg = jwtAlg(await ccToken(`${rs.url}/token`, t.seed.machine.clientId, t.seed.machine.clientSecret));
       if (alg !== 'RS256') {
-        unavailable(row, `the server signs client_credentials JWTs with ${alg} even with ${Object.entries(RS256_SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}: no setting selects RS256 for access tokens`);
+        unavailable(row, `the server signs client_credentials JWTs with ${alg} even with ${envLabel(RS256_SERVER_ENV)}: no setting selects RS256 for access tokens`);
       } else {
         const r = ours(t, `${rs.url}/token`);
         await measure(row, r.spec, rs.pid, r.probe, { kind: 'ratio', min: 1 });
@@ -576,7 +578,7 @@ async function scenario3(targets: Target[]) {
         {
           key: `3.jwt-uncached.${t.store}`,
           scenario: 3,
-          name: `POST /api/validate, JWT + tool check, ${Object.entries(UNCACHED_JWT_SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+          name: `POST /api/validate, JWT + tool check, ${envLabel(UNCACHED_JWT_SERVER_ENV)}`,
           system: 'gatehouse',
           store: t.store,
           baseline: '3.jwt.baseline',
