@@ -240,7 +240,7 @@ const CLOCK_TICKS = (() => {
 })();
 
 /** User plus system CPU seconds the process has used, all its threads included; undefined once it is gone. */
-export function cpuSecondsOf(pid: number): number | undefined {
+function cpuSecondsOf(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command: state ppid … utime (14th field) stime (15th).
