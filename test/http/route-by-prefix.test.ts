@@ -59,6 +59,12 @@ describe('routeByPrefix', () => {
     assert.ok(api.counter.matches > 0);
   });
 
+  it('matches a path only against the routers with a route under its first segment', async () => {
+    assert.equal((await server.request('/api/things/9')).text, 'thing 9');
+    assert.equal((await server.request('/interaction/abc/done', { method: 'POST' })).text, 'done');
+    assert.deepEqual([api.counter.matches, pages.counter.matches], [1, 1]);
+  });
+
   it('keeps the routers’ answers for a wrong method (405 with Allow) and their case-insensitive matching', async () => {
     const wrongMethod = await server.request('/api/things/7', { method: 'DELETE' });
     assert.equal(wrongMethod.status, 405);
@@ -68,6 +74,25 @@ describe('routeByPrefix', () => {
 
   it('answers 404 for an unknown path under a router’s segment', async () => {
     assert.equal((await server.request('/api/unknown')).status, 404);
+  });
+
+  it('runs every router with a route under a segment, in their given order', async () => {
+    const first = countedRouter((r) => r.get('/api/shared', (ctx) => (ctx.body = 'first')));
+    const second = countedRouter((r) => {
+      r.get('/api/shared', (ctx) => (ctx.body = 'second'));
+      r.post('/api/only-second', (ctx) => (ctx.body = 'only second'));
+    });
+    const other = await serve([first.router, second.router, pages.router]);
+    try {
+      assert.equal((await other.request('/api/shared')).text, 'first');
+      assert.equal((await other.request('/api/only-second', { method: 'POST' })).text, 'only second');
+      const wrongMethod = await other.request('/api/only-second');
+      assert.equal(wrongMethod.status, 405);
+      assert.equal(wrongMethod.allow, 'POST');
+      assert.equal(pages.counter.matches, 0);
+    } finally {
+      await other.close();
+    }
   });
 
   it('runs the routers for every path when a route does not start with a fixed segment', async () => {
