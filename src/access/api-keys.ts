@@ -40,11 +40,22 @@ export function generateApiKey(): string {
   return `${API_KEY_PREFIX}${body}${checksum(body)}`;
 }
 
-/** Shape and checksum: a typo or a made-up key is refused without touching the store. */
+/** The number a run of base62 digits spells: the inverse of base62() for a checksum. */
+function fromBase62(digits: string): number {
+  let n = 0;
+  for (const digit of digits) n = n * 62 + BASE62.indexOf(digit);
+  return n;
+}
+
+/**
+ * Shape and checksum: a typo or a made-up key is refused without touching the store.
+ * The checksum is compared as a number, decoded from the key, because encoding the
+ * CRC the way generateApiKey does goes through BigInt: a few µs on every API call.
+ */
 export function isWellFormedApiKey(key: string): boolean {
   if (!KEY_PATTERN.test(key)) return false;
   const body = key.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + BODY_LENGTH);
-  return key.endsWith(checksum(body));
+  return fromBase62(key.slice(-CHECKSUM_LENGTH)) === crc32(body);
 }
 
 export const hashApiKey = (secrets: Secrets, key: string) => secrets.keyedHash('api-key', key);

@@ -17,6 +17,14 @@ describe('API key format', () => {
     const typo = key.slice(0, 10) + (key[10] === 'a' ? 'b' : 'a') + key.slice(11);
     assert.equal(isWellFormedApiKey(typo), false);
     assert.equal(isWellFormedApiKey(`${key}x`), false);
+    const checksumTypo = key.slice(0, -1) + (key.endsWith('a') ? 'b' : 'a');
+    assert.equal(isWellFormedApiKey(checksumTypo), false);
+  });
+
+  it('accepts every key it makes, whatever its checksum (a fifth start with a 0 digit)', () => {
+    const keys = Array.from({ length: 2000 }, generateApiKey);
+    assert.deepEqual(keys.filter((k) => !isWellFormedApiKey(k)), []);
+    assert.ok(keys.some((k) => k.at(-6) === '0'), 'some checksums are padded with a leading zero');
   });
 });
 
