@@ -8,7 +8,7 @@ import compose from 'koa-compose';
  * them — `/token`, `/me`, `/introspection`, `/auth` — goes straight on to oidc-provider
  * instead of being matched against every route of every router first: that matching
  * was ~3% of a userinfo request. A request under `/api` meets only the routers with a
- * route there: each router asks for the request's host and tests its own routes, ~2 µs
+ * route there: each router asks for the request's host and tests its own routes, ~3 µs
  * a router on every management API call. Routes and methods answer exactly as the
  * routers do: the routers that own a segment run in their given order, and a router's
  * 405/501 answer only ever concerns routes it matched.
