@@ -536,7 +536,6 @@ async function scenario2(targets: Target[], bases: Baselines) {
   }
 }
 
-const API_KEY_ONE_CORE_NOTE = 'one worker on one core: what a core does. The 8,000 req/s target is for the two-core machine, judged on the WORKERS=2 row';
 
 async function scenario3(targets: Target[]) {
   const t0 = targets[0]!;
@@ -551,19 +550,24 @@ async function scenario3(targets: Target[]) {
   for (const t of targets) {
     const r = request('POST', `${t.server.url}/api/validate`, json(t.seed.userKey), body, [200], permitted);
     await measure(
-      { ...apiKeyRow, key: `3.apikey.${t.store}`, store: t.store, note: API_KEY_ONE_CORE_NOTE },
+      // The 8,000 req/s target is a rate for the two-core machine: judged on the WORKERS=2 row.
+      { ...apiKeyRow, key: `3.apikey.${t.store}`, store: t.store, target: 'one core, for reference (8,000 req/s: WORKERS=2 row)' },
       r.spec,
       t.server.pid,
       r.probe,
     );
   }
-  // The target is a rate for the two-core machine: judged on a server that uses both cores.
   if (!flags['no-cluster']) {
     const row = { ...apiKeyRow, key: `3.apikey.workers2.${t0.store}`, name: `${apiKeyRow.name}, WORKERS=2`, store: t0.store, target: '≥ 8,000 req/s, p99 < 10 ms' };
     const { server, running } = await startWithWorkers(t0, 2);
     try {
       if (running < 2) unavailable(row, NO_WORKERS);
       else {
+        // The workers serve the provider first, as every real instance does: once they
+        // have, each call costs ~50 µs more (oidc-provider's AsyncLocalStorage hooks every
+        // promise in the process). Sixteen requests at once open sixteen connections,
+        // which node:cluster deals out to both workers.
+        await Promise.all(Array.from({ length: 16 }, () => ccToken(`${server.url}/token`, t0.seed.machine.clientId, t0.seed.machine.clientSecret)));
         const r = request('POST', `${server.url}/api/validate`, json(t0.seed.userKey), body, [200], permitted);
         await measure({ ...row, note: workersNote(running) }, r.spec, server.pid, r.probe, { kind: 'rps', min: 8000, p99MaxMs: 10 });
       }
