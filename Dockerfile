@@ -1,7 +1,9 @@
 # Gatehouse container image. The first stage installs everything, compiles the sources to
 # dist/ (npm ci runs the build) and drops the dev dependencies; the C++ toolchain that
-# better-sqlite3 needs stays there too. The image runs the compiled dist/.
-FROM node:20-bookworm-slim AS build
+# better-sqlite3 12 needs stays there too. The image runs the compiled dist/ on Node 24,
+# the Active LTS (Node 20 left support in April 2026); on Node 22+ the SQLite driver is
+# better-sqlite3 13, whose binaries ship in the package (adapters/sqlite/driver.ts).
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -14,7 +16,7 @@ COPY views ./views
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # MALLOC_ARENA_MAX: argon2 hashes on libuv threads, and glibc would keep each thread's
 # freed 19 MiB in an arena of its own (docs/benchmarks.md: peak RSS 224 → 141 MB).
 # --max-old-space-size: with an explicit heap limit V8 collects the old generation early

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { Database } from './driver.js';
 import {
   AlreadyExistsError,
   type ApiKeyRecord,
@@ -12,7 +12,7 @@ import {
 import { isUniqueViolation } from './errors.js';
 
 /** Who may use which tool: one row per (user, tool); `set` is a single upsert. */
-export function sqlitePermissions(db: Database.Database): PermissionRepository {
+export function sqlitePermissions(db: Database): PermissionRepository {
   const s = {
     upsert: db.prepare(`INSERT INTO permissions (user_id, tool_id, level, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (user_id, tool_id) DO UPDATE SET level = excluded.level, updated_at = excluded.updated_at RETURNING *`),
@@ -42,7 +42,7 @@ export function sqlitePermissions(db: Database.Database): PermissionRepository {
 }
 
 /** API keys, found by the keyed hash of the presented key. */
-export function sqliteApiKeys(db: Database.Database): ApiKeyRepository {
+export function sqliteApiKeys(db: Database): ApiKeyRepository {
   const s = {
     insert: db.prepare(`INSERT INTO api_keys (id, user_id, name, key_hash, prefix, tool_id, read_only, created_at, expires_at, last_used_at, revoked_at)
       VALUES (@id, @userId, @name, @keyHash, @prefix, @toolId, @readOnly, @createdAt, @expiresAt, @lastUsedAt, @revokedAt)`),
@@ -76,7 +76,7 @@ export function sqliteApiKeys(db: Database.Database): ApiKeyRepository {
 }
 
 /** The audit log: append-only rows, read newest first with optional filters. */
-export function sqliteAudit(db: Database.Database): AuditRepository {
+export function sqliteAudit(db: Database): AuditRepository {
   const insert = db.prepare(`INSERT INTO audit_events (id, at, action, actor_type, actor_id, actor_api_key_id, target_type, target_id, ip, details)
     VALUES (@id, @at, @action, @actorType, @actorId, @apiKeyId, @targetType, @targetId, @ip, @details)`);
   return {

@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
@@ -18,6 +17,7 @@ import {
   type UserStatus,
 } from '../../src/store/port.js';
 import { sqliteApiKeys, sqliteAudit, sqlitePermissions } from './access.js';
+import { Database } from './driver.js';
 import { isUniqueViolation, toStoreError } from './errors.js';
 import { mapStoreErrors } from '../../src/store/wrap-store.js';
 import { migrate } from './schema.js';
@@ -31,7 +31,7 @@ const BUSY_TIMEOUT_MS = 5000;
  * process is opening or switching the same fresh file SQLite answers SQLITE_BUSY at once,
  * without waiting out the busy timeout; so this retries for as long as that timeout.
  */
-async function useWal(db: Database.Database): Promise<void> {
+async function useWal(db: Database): Promise<void> {
   const giveUpAt = Date.now() + BUSY_TIMEOUT_MS;
   for (;;) {
     try {

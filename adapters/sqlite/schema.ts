@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { Database } from './driver.js';
 
 /**
  * The embedded store's schema as numbered migrations; `PRAGMA user_version` records how
@@ -173,7 +173,7 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-const schemaVersion = (db: Database.Database) => db.pragma('user_version', { simple: true }) as number;
+const schemaVersion = (db: Database) => db.pragma('user_version', { simple: true }) as number;
 
 /**
  * Brings the schema up to date in one IMMEDIATE transaction: it takes the write lock
@@ -182,7 +182,7 @@ const schemaVersion = (db: Database.Database) => db.pragma('user_version', { sim
  * find nothing left to do instead of applying the same step again. An up-to-date
  * database, every start but the first, is seen without taking the lock.
  */
-export function migrate(db: Database.Database): void {
+export function migrate(db: Database): void {
   if (schemaVersion(db) >= MIGRATIONS.length) return;
   db.transaction(() => {
     const applied = schemaVersion(db);

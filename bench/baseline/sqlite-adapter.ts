@@ -5,7 +5,7 @@
  * keeping state in a database costs the library itself from what Gatehouse's layers
  * add on top. Written for the bench only; Gatehouse's own driver is adapters/sqlite.
  */
-import Database from 'better-sqlite3';
+import { Database } from '../../adapters/sqlite/driver.js';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 export function sqliteAdapterClass(file: string): new (model: string) => Adapter {

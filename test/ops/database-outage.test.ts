@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
+import { Database } from '../../adapters/sqlite/driver.js';
 import * as oidc from 'openid-client';
 import { CLIENT_CACHE_TTL_MS } from '../../src/store/client-cache.js';
 import { backends } from '../helpers/backends.js';
