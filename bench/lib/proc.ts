@@ -4,7 +4,7 @@
  * systems without /proc or taskset rather than failing the run.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -124,22 +124,30 @@ export function resetPeak(pid: number): boolean {
   }
 }
 
-/** Direct children of `pid` whose command is node (cluster workers), excluding helpers like esbuild. */
+/**
+ * Direct children of `pid` running the same executable (cluster workers), excluding
+ * helpers like esbuild. Compared by executable, not by command name: from Node 24 on a
+ * process's command name is that of its main thread, "MainThread".
+ */
 export function nodeChildren(pid: number): number[] {
   if (!HAS_PROC) return [];
+  const exeOf = (p: number | string) => readlinkSync(`/proc/${p}/exe`);
   const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid ...; comm may contain spaces, so split after the last ')'.
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      if (ppid === pid && /node/i.test(comm)) out.push(Number(entry));
-    } catch {
-      // the process went away while we looked
+  try {
+    const exe = exeOf(pid);
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        // pid (comm) state ppid ...; comm may contain spaces, so read after the last ')'.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid && exeOf(entry) === exe) out.push(Number(entry));
+      } catch {
+        // the process went away while we looked
+      }
     }
+  } catch {
+    // `pid` itself has exited
   }
   return out;
 }

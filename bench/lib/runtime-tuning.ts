@@ -5,7 +5,7 @@
  * and an empty one leaves it out: `MALLOC_ARENA_MAX= NODE_OPTIONS= npm run bench` measures
  * bare Node.
  */
-export const IMAGE_TUNING = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-old-space-size=1024' };
+export const IMAGE_TUNING = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-old-space-size=1024 --max-semi-space-size=16' };
 
 export function runtimeTuning(): Record<string, string> {
   const tuning: Record<string, string> = {};
