@@ -35,7 +35,8 @@ describe('the production build', function () {
   it('is measured by the benchmarks with the memory tuning the container image sets', () => {
     // docs/benchmarks.md reports peak RSS as the image runs; a tuning changed in one place only would make that untrue.
     const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
-    const imageEnv = new Map([...dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$/gm)].map((m) => [m[1]!, m[2]!]));
+    const assignments = dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(?:"([^"]*)"|(\S+?))\s*\\?$/gm);
+    const imageEnv = new Map([...assignments].map((m) => [m[1]!, m[2] ?? m[3]!]));
     for (const [name, value] of Object.entries(IMAGE_TUNING)) assert.equal(imageEnv.get(name), value, `Dockerfile ENV ${name}`);
   });
 });
