@@ -16,7 +16,7 @@ import type BetterSqlite3 from 'better-sqlite3';
  */
 const NAPI_FROM_NODE_MAJOR = 22;
 
-export const nodeMajor = (version = process.versions.node): number => Number(version.split('.')[0]);
+const nodeMajor = (version = process.versions.node): number => Number(version.split('.')[0]);
 
 export const driverPackage = (version = process.versions.node): 'better-sqlite3' | 'better-sqlite3-napi' =>
   nodeMajor(version) >= NAPI_FROM_NODE_MAJOR ? 'better-sqlite3-napi' : 'better-sqlite3';
