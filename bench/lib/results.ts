@@ -105,7 +105,7 @@ export interface RunResults {
     rounds?: number;
     /** What `gatehouse serve` ran: the compiled dist/ or src/ through tsx (absent in older results). */
     serverCode?: string;
-    /** Environment tuning every server ran with (MALLOC_ARENA_MAX, NODE_OPTIONS; absent in older results). */
+    /** Environment tuning every server ran with (GLIBC_TUNABLES, MALLOC_ARENA_MAX, NODE_OPTIONS; absent in older results). */
     runtimeTuning?: Record<string, string>;
   };
   /** Stores that were asked for but could not run, and why. */
