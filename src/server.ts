@@ -20,8 +20,6 @@ const SWEEP_INTERVAL_MS = 60_000;
 
 /** Whether this is the production build (dist/, see bin/build.js) or the sources through tsx. */
 const RUNNING_CODE = import.meta.url.endsWith('.js') ? 'compiled' : 'sources';
-/** On shutdown, how long a kept-alive connection may stay idle before it is closed. */
-const IDLE_CONNECTION_GRACE_MS = 500;
 
 export interface RunningServer {
   readonly url: string;
@@ -83,16 +81,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       lifecycle.draining = true;
       clearInterval(sweeper);
       live.stop();
-      // Stop accepting now, but not through server.close() yet: it also destroys every
-      // keep-alive connection idle at this instant, resetting requests already on their
-      // way. Those get their answer (with `Connection: close`); what is still idle after
-      // a grace is closed then.
+      // Stop accepting now, but not through server.close(): it destroys every keep-alive
+      // connection idle at that instant, and any instant, so a request already on its way
+      // on one of them is reset. A connection in use closes after its answer (with
+      // `Connection: close`); an idle one at the keep-alive timeout the server advertises
+      // (`Keep-Alive: timeout=5`), which clients already expect and stop reusing it
+      // before. SHUTDOWN_TIMEOUT bounds it all.
       const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
       NetServer.prototype.close.call(server);
-      const idle = setTimeout(() => server.close(), IDLE_CONNECTION_GRACE_MS);
       const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout * 1000);
       await closed;
-      clearTimeout(idle);
       clearTimeout(deadline);
       await clientLimiter.stop();
       await mailer.close();
