@@ -40,6 +40,8 @@ export interface Config {
   /** Further resource indicators clients may ask tokens for. */
   readonly resources: readonly string[];
   readonly shutdownTimeout: number;
+  /** Seconds an idle kept-alive connection stays open (advertised as `Keep-Alive: timeout=`). */
+  readonly keepAliveTimeout: number;
   /** How JWT access tokens are signed: ES256 (compact, fast) or RS256 for verifiers that know nothing else. */
   readonly accessTokenSigningAlg: 'ES256' | 'RS256';
   /** Server processes sharing the port (node:cluster); 1 serves from this process. */
@@ -138,6 +140,7 @@ const envSchema = z.object({
   DEFAULT_RESOURCE: absoluteUrl('https://api.example.com').optional(),
   RESOURCES: z.string().default(''),
   SHUTDOWN_TIMEOUT: seconds(10, '10'),
+  KEEP_ALIVE_TIMEOUT: seconds(5, '65'),
   ACCESS_TOKEN_SIGNING_ALG: z.enum(['ES256', 'RS256'], { error: 'must be ES256 or RS256' }).default('ES256'),
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)], { error: 'must be a number of processes, e.g. 2, or auto (one per CPU)' })
@@ -260,6 +263,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultResource: e.DEFAULT_RESOURCE ?? `${issuer}/api`,
     resources: Object.freeze(resources),
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+    keepAliveTimeout: e.KEEP_ALIVE_TIMEOUT,
     accessTokenSigningAlg: e.ACCESS_TOKEN_SIGNING_ALG,
     workers: e.WORKERS,
     upstreams: Object.freeze(upstreams),

@@ -57,7 +57,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
   clientLimiter.start();
   const app = createApp({ config, store: servingStore, secrets, live, logger, lifecycle, mailer, metrics, clientLimiter });
-  const server = createServer(app.callback());
+  // Behind a load balancer this must outlast the balancer's own idle timeout, or the
+  // balancer may send a request on a connection this end is closing.
+  const server = createServer({ keepAliveTimeout: config.keepAliveTimeout * 1000 }, app.callback());
   // While draining, every answer closes its connection (`Connection: close`), so a
   // keep-alive client opens a new one, which is refused, rather than reusing this one.
   server.prependListener('request', (_req, res) => {
@@ -85,8 +87,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       // connection idle at that instant, and any instant, so a request already on its way
       // on one of them is reset. A connection in use closes after its answer (with
       // `Connection: close`); an idle one at the keep-alive timeout the server advertises
-      // (`Keep-Alive: timeout=5`), which clients already expect and stop reusing it
-      // before. SHUTDOWN_TIMEOUT bounds it all.
+      // (KEEP_ALIVE_TIMEOUT), which clients already expect and stop reusing it before.
+      // SHUTDOWN_TIMEOUT bounds it all.
       const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
       NetServer.prototype.close.call(server);
       const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout * 1000);

@@ -30,6 +30,8 @@ export async function testEnv(databaseUrl: string, overrides: Record<string, str
     // Every suite signs many people in from 127.0.0.1; the rate-limit suite sets its own.
     RATE_LIMIT_PER_IP: '100000',
     RATE_LIMIT_MAIL_PER_ADDRESS: '1000',
+    // A stopping server waits for idle kept-alive connections to time out: keep stops short.
+    KEEP_ALIVE_TIMEOUT: '1',
     ...overrides,
   };
 }

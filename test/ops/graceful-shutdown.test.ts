@@ -134,8 +134,10 @@ describe('graceful shutdown under load', function () {
   let client: RegisteredClient;
 
   before(async () => {
-    // The token endpoint's per-client budget is not under test here.
-    const env = await testEnv(await backends[0]!.freshDatabaseUrl(), { RATE_LIMIT_TOKEN_PER_CLIENT: '1000000' });
+    // The token endpoint's per-client budget is not under test here. The keep-alive
+    // timeout is the default one, which clients reuse connections under; the suite's
+    // short one makes fetch open a connection per request.
+    const env = await testEnv(await backends[0]!.freshDatabaseUrl(), { RATE_LIMIT_TOKEN_PER_CLIENT: '1000000', KEEP_ALIVE_TIMEOUT: '5' });
     const store = await openStore(env.DATABASE_URL!);
     client = await registerClient(store, new Secrets(TEST_SECRET), { client_name: 'Load', grant_types: ['client_credentials'] });
     await store.close();

@@ -7,11 +7,12 @@ import { spawnServer } from '../helpers/processes.js';
 describe('operations', function () {
   this.timeout(60_000);
 
-  it('/healthz and /readyz answer JSON when the store is reachable', async () => {
-    const server = await spawnServer(await testEnv(await backends[0]!.freshDatabaseUrl()));
+  it('/healthz and /readyz answer JSON when the store is reachable, keeping connections alive for KEEP_ALIVE_TIMEOUT', async () => {
+    const server = await spawnServer(await testEnv(await backends[0]!.freshDatabaseUrl(), { KEEP_ALIVE_TIMEOUT: '7' }));
     try {
       const health = await fetch(`${server.url}/healthz`);
       assert.deepEqual(await health.json(), { status: 'ok' });
+      assert.equal(health.headers.get('keep-alive'), 'timeout=7');
       const ready = await fetch(`${server.url}/readyz`);
       assert.equal(ready.status, 200);
       assert.deepEqual(await ready.json(), { status: 'ready', store: 'sqlite' });
