@@ -84,8 +84,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       clearInterval(sweeper);
       live.stop();
       // Stop accepting now, but not through server.close(): it destroys every keep-alive
-      // connection idle at that instant, and any instant, so a request already on its way
-      // on one of them is reset. A connection in use closes after its answer (with
+      // connection idle at that instant, and a request already on its way on one of them
+      // would be reset. A connection in use closes after its answer (with
       // `Connection: close`); an idle one at the keep-alive timeout the server advertises
       // (KEEP_ALIVE_TIMEOUT), which clients already expect and stop reusing it before.
       // SHUTDOWN_TIMEOUT bounds it all.
