@@ -18,6 +18,7 @@ import {
 } from '../../src/store/port.js';
 import { sqliteApiKeys, sqliteAudit, sqlitePermissions } from './access.js';
 import { Database } from './driver.js';
+import { GroupCommit } from './group-commit.js';
 import { isUniqueViolation, toStoreError } from './errors.js';
 import { mapStoreErrors } from '../../src/store/wrap-store.js';
 import { migrate } from './schema.js';
@@ -138,6 +139,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
   };
 
   type OidcRow = { payload: string; consumed_at: number | null };
+  const commits = new GroupCommit(db);
   const toPayload = (row: unknown): OidcPayload | undefined => {
     if (!row) return undefined;
     const { payload, consumed_at } = row as OidcRow;
@@ -148,9 +150,11 @@ export async function openSqliteStore(url: string): Promise<Store> {
 
   const store: Store = {
     driver: 'sqlite',
+    // The oidc records take most of the writes (a token refresh makes three), so they
+    // share commits; see GroupCommit.
     oidc: {
       async upsert(model, id, payload, expiresIn) {
-        s.oidcUpsert.run({
+        const row = {
           model,
           id,
           payload: JSON.stringify(payload),
@@ -160,20 +164,24 @@ export async function openSqliteStore(url: string): Promise<Store> {
           accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
           expiresAt: expiresIn ? now() + expiresIn * 1000 : null,
           consumedAt: typeof payload.consumed === 'number' ? payload.consumed * 1000 : null,
-        });
+        };
+        await commits.write(() => s.oidcUpsert.run(row));
       },
       find: async (model, id) => toPayload(s.oidcFind.get(model, id, now())),
       findByUid: async (model, uid) => toPayload(s.oidcFindByUid.get(model, uid, now())),
       findByUserCode: async (model, code) => toPayload(s.oidcFindByUserCode.get(model, code, now())),
-      consume: async (model, id) => s.oidcConsume.run(now(), model, id).changes === 1,
+      consume(model, id) {
+        const at = now();
+        return commits.write(() => s.oidcConsume.run(at, model, id).changes === 1);
+      },
       async destroy(model, id) {
-        s.oidcDestroy.run(model, id);
+        await commits.write(() => s.oidcDestroy.run(model, id));
       },
       async revokeByGrantId(model, grantId) {
-        s.oidcRevokeGrant.run(model, grantId);
+        await commits.write(() => s.oidcRevokeGrant.run(model, grantId));
       },
       async revokeByAccount(accountId, keepSessionId) {
-        s.oidcRevokeAccount.run(accountId, keepSessionId ?? null);
+        await commits.write(() => s.oidcRevokeAccount.run(accountId, keepSessionId ?? null));
       },
       listByAccount: async (model, accountId) =>
         s.oidcListAccount.all(model, accountId, now()).map((row) => ({ id: (row as { id: string }).id, payload: toPayload(row)! })),
@@ -343,7 +351,9 @@ export async function openSqliteStore(url: string): Promise<Store> {
     sweepExpired: async (at = now()) =>
       s.oidcSweep.run(at).changes + s.tokenSweep.run(at).changes + s.attemptSweep.run(at).changes + s.stepSweep.run(at).changes,
     async close() {
-      if (db.open) db.close();
+      if (!db.open) return;
+      commits.flush();
+      db.close();
     },
   };
   return mapStoreErrors(store, toStoreError);
