@@ -1,4 +1,5 @@
 import type { Database } from './driver.js';
+import type { GroupCommit } from './group-commit.js';
 import {
   AlreadyExistsError,
   type ApiKeyRecord,
@@ -75,13 +76,16 @@ export function sqliteApiKeys(db: Database): ApiKeyRepository {
   };
 }
 
-/** The audit log: append-only rows, read newest first with optional filters. */
-export function sqliteAudit(db: Database): AuditRepository {
+/**
+ * The audit log: append-only rows, read newest first with optional filters. Events are
+ * appended on every sign-in and change, so they go through the store's group commit.
+ */
+export function sqliteAudit(db: Database, commits: GroupCommit): AuditRepository {
   const insert = db.prepare(`INSERT INTO audit_events (id, at, action, actor_type, actor_id, actor_api_key_id, target_type, target_id, ip, details)
     VALUES (@id, @at, @action, @actorType, @actorId, @apiKeyId, @targetType, @targetId, @ip, @details)`);
   return {
     async append(e) {
-      insert.run({
+      const row = {
         id: e.id,
         at: e.at,
         action: e.action,
@@ -92,7 +96,8 @@ export function sqliteAudit(db: Database): AuditRepository {
         targetId: e.target?.id ?? null,
         ip: e.ip,
         details: JSON.stringify(e.details),
-      });
+      };
+      await commits.write(() => insert.run(row));
     },
     async list(q) {
       const filters: Array<[string, unknown]> = [

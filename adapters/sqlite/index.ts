@@ -1,6 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { dirname } from 'node:path';
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -17,46 +14,20 @@ import {
   type UserStatus,
 } from '../../src/store/port.js';
 import { sqliteApiKeys, sqliteAudit, sqlitePermissions } from './access.js';
-import { Database } from './driver.js';
+import { openConnection } from './connection.js';
 import { GroupCommit } from './group-commit.js';
 import { isUniqueViolation, toStoreError } from './errors.js';
 import { mapStoreErrors } from '../../src/store/wrap-store.js';
 import { migrate } from './schema.js';
 
-/** How long a statement waits for another process's lock before it fails. */
-const BUSY_TIMEOUT_MS = 5000;
-
-/**
- * Switches the file to WAL (a property of the file: the first process to open a fresh
- * database does it for everyone). The switch needs the file to itself, and while another
- * process is opening or switching the same fresh file SQLite answers SQLITE_BUSY at once,
- * without waiting out the busy timeout; so this retries for as long as that timeout.
- */
-async function useWal(db: Database): Promise<void> {
-  const giveUpAt = Date.now() + BUSY_TIMEOUT_MS;
-  for (;;) {
-    try {
-      db.pragma('journal_mode = WAL');
-      return;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= giveUpAt) throw err;
-      await sleep(10);
-    }
-  }
-}
-
 /**
  * The embedded driver: one SQLite file, WAL mode so several processes can share it.
  * better-sqlite3 is synchronous; every statement here is a single short write, and
- * consume-once is a single conditional UPDATE, atomic by construction.
+ * consume-once is a single conditional UPDATE, atomic by construction. The writes that
+ * come with requests share commits (GroupCommit); administrative ones commit alone.
  */
 export async function openSqliteStore(url: string): Promise<Store> {
-  const path = url.replace(/^sqlite:/, '');
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  await useWal(db);
-  db.pragma('foreign_keys = ON');
+  const db = await openConnection(url.replace(/^sqlite:/, ''));
   migrate(db);
 
   const now = () => Date.now();
@@ -292,14 +263,15 @@ export async function openSqliteStore(url: string): Promise<Store> {
         s.avatarDelete.run(userId);
       },
     },
+    // Rate limits record attempts on every sign-in and form post: they share commits too.
     attempts: {
-      record: async (keys, at, expiresAt, weight = 1) =>
-        db.transaction(() => {
+      record: (keys, at, expiresAt, weight = 1) =>
+        commits.write(() => {
           for (const key of keys) s.attemptInsert.run(key, at, expiresAt, weight);
-        })(),
+        }),
       count: async (key, since) => (s.attemptCount.get(key, since, now()) as { n: number }).n,
       async clear(key) {
-        s.attemptClear.run(key);
+        await commits.write(() => s.attemptClear.run(key));
       },
     },
     secondFactors: {
@@ -344,7 +316,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
     },
     permissions: sqlitePermissions(db),
     apiKeys: sqliteApiKeys(db),
-    audit: sqliteAudit(db),
+    audit: sqliteAudit(db, commits),
     async ping() {
       db.prepare('SELECT 1').get();
     },

@@ -1,7 +1,8 @@
 /**
  * The least an oidc-provider adapter on a durable store can be, for the "library on
- * SQLite" baseline: one better-sqlite3 table in WAL mode (as Gatehouse's driver opens
- * it), JSON payloads, prepared statements, nothing else. Rows against it separate what
+ * SQLite" baseline: one better-sqlite3 table in WAL mode with every commit synced
+ * (`synchronous=FULL`, as Gatehouse's driver opens it), JSON payloads, prepared
+ * statements, one autocommit per write, nothing else. Rows against it separate what
  * keeping state in a database costs the library itself from what Gatehouse's layers
  * add on top. Written for the bench only; Gatehouse's own driver is adapters/sqlite.
  */
@@ -11,6 +12,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 export function sqliteAdapterClass(file: string): new (model: string) => Adapter {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
   db.exec(`CREATE TABLE IF NOT EXISTS oidc (
     model TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL,
     grant_id TEXT, uid TEXT, user_code TEXT, expires_at INTEGER, consumed_at INTEGER,

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openConnection } from '../../adapters/sqlite/connection.js';
 import { driverPackage } from '../../adapters/sqlite/driver.js';
 
 describe('SQLite driver choice', () => {
@@ -29,5 +33,26 @@ describe('SQLite driver choice', () => {
     assert.equal(child.signal, null, `killed by ${child.signal}: ${child.stderr.slice(0, 500)}`);
     assert.equal(child.status, 0, child.stderr.slice(0, 500));
     assert.equal(child.stdout, 'ok');
+  });
+});
+
+describe('SQLite connection', () => {
+  const FULL = 2;
+
+  it('syncs every commit to disk (synchronous=FULL), on a new file and on one reopened', async () => {
+    // better-sqlite3 lowers SQLite's WAL default to NORMAL, and applies it at the first
+    // write: a power cut could then undo a consumed refresh token or a revoked key.
+    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-sync-')), 'store.db');
+    for (const open of ['new', 'reopened']) {
+      const db = await openConnection(file);
+      try {
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal', open);
+        db.exec('CREATE TABLE IF NOT EXISTS t (v TEXT)');
+        db.prepare('INSERT INTO t VALUES (?)').run(open);
+        assert.equal(db.pragma('synchronous', { simple: true }), FULL, `${open} file, after a write`);
+      } finally {
+        db.close();
+      }
+    }
   });
 });
