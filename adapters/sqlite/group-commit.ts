@@ -17,8 +17,8 @@ interface PendingWrite {
  * holds its write is durable, so nothing is acknowledged that a power cut could undo.
  * Each write runs in a savepoint of its own, so one that throws (a constraint, a missing
  * row) is rolled back and rejected alone; if the commit itself fails, every write in it
- * is rejected and none was made. A write alone in its turn commits by itself, exactly as
- * it would without the queue. Writes of concurrent requests reach the database in the
+ * is rejected and none was made. Every write is atomic, a lone one too (it gets a
+ * transaction of its own). Writes of concurrent requests reach the database in the
  * order they were issued, so a conditional write (consume-once) still lets exactly one
  * of two racing redemptions win.
  */
@@ -55,7 +55,6 @@ export class GroupCommit {
     const writes = this.queue;
     this.queue = [];
     if (writes.length === 0) return;
-    if (writes.length === 1) return this.commitAlone(writes[0]!);
     let outcomes;
     try {
       outcomes = this.commitTogether(writes);
@@ -64,13 +63,5 @@ export class GroupCommit {
       return;
     }
     outcomes.forEach((outcome, i) => (outcome.ok ? writes[i]!.resolve(outcome.value) : writes[i]!.reject(outcome.error)));
-  }
-
-  private commitAlone(write: PendingWrite): void {
-    try {
-      write.resolve(write.run());
-    } catch (error) {
-      write.reject(error);
-    }
   }
 }

@@ -60,6 +60,18 @@ describe('SQLite group commit', () => {
     assert.deepEqual(rowsSeenElsewhere(), [1, 2, 3]);
   });
 
+  it('makes a lone write atomic too: one that fails leaves nothing', async () => {
+    await commits.write(insert(1));
+    await assert.rejects(
+      commits.write(() => {
+        insert(2)();
+        return insert(1)();
+      }),
+      /UNIQUE constraint failed/,
+    );
+    assert.deepEqual(rowsSeenElsewhere(), [1]);
+  });
+
   it('rejects every write of a commit that cannot be made, and makes none of them', async () => {
     db.pragma('busy_timeout = 50');
     other.prepare('BEGIN IMMEDIATE').run(); // another process holds the write lock
