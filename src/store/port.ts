@@ -345,6 +345,7 @@ export interface IdentityRecord {
 
 export interface IdentityRepository {
   find(provider: string, subject: string): Promise<IdentityRecord | undefined>;
+  /** In the order they were linked (by provider id within the same millisecond): the first one's picture is the person's. */
   listForUser(userId: string): Promise<IdentityRecord[]>;
   /** @throws AlreadyExistsError when that upstream identity is linked already. */
   link(identity: IdentityRecord): Promise<void>;

@@ -506,6 +506,13 @@ export function runStoreContract(driver: string, openFresh: () => Promise<Store>
         assert.ok(await store.identities.find('google', 's2'));
       });
 
+      it('lists a person\'s identities in the order they were linked, by provider within one millisecond', async () => {
+        for (const [provider, createdAt] of [['google', 3000], ['okta', 1000], ['github', 1000]] as const) {
+          await store.identities.link({ ...identity(provider, 'ordered', 'u1'), createdAt });
+        }
+        assert.deepEqual((await store.identities.listForUser('u1')).map((i) => i.provider), ['github', 'okta', 'google']);
+      });
+
       it('links one upstream identity to one user only, even in parallel', async () => {
         const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.identities.link(identity('google', 'same', `u${i}`))));
         assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
