@@ -56,7 +56,7 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.proxy = config.trustProxy;
   // oidc-provider's middleware runs on our context (see LiveProvider), so its signed
   // cookies are signed with our app's keys and must be the ones the provider reads with.
-  app.keys = [...secrets.cookieKeys];
+  app.keys = secrets.cookieSigner;
   app.silent = true;
 
   app.use(requestLog(logger));
@@ -64,7 +64,9 @@ export function createApp({ config, store, secrets, live, logger, lifecycle, mai
   app.use(securityHeaders(config.env === 'production'));
   // Without `cache`, every render reads its template (and partials) from disk through the
   // thread pool, which sign-ins share with argon2, and compiles it again. Only development
-  // picks up edited templates without a restart.
+  // picks up edited templates without a restart. Pages name their template with its
+  // extension ('layout.ejs'): koa-views stats the name as given first, and a bare
+  // 'layout' would cost a failed stat and an ENOENT error on every render.
   app.use(views(viewsDir, { extension: 'ejs', options: { cache: config.env !== 'development' } }));
   app.use(errorHandler(logger));
   // Well before any router: these two documents are the most polled requests.

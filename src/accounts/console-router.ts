@@ -35,7 +35,7 @@ export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: 
   const render = (ctx: Context, account: SignedInAccount, page: string, title: string, locals: Record<string, unknown> = {}, status = 200) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.status = status;
-    return ctx.render('layout', { page, title, csrf: csrf.token(ctx), theme: account.user.theme, user: account.user, section: page, ...locals });
+    return ctx.render('layout.ejs', { page, title, csrf: csrf.token(ctx), theme: account.user.theme, user: account.user, section: page, ...locals });
   };
 
   /** Pages send a signed-out visitor to sign in; form posts refuse. */
@@ -260,7 +260,7 @@ export function consoleRouter(deps: SecondFactorDeps, live: LiveProvider, csrf: 
       return render(ctx, account, 'account-delete', 'Delete account', { error: 'That is not your password.' }, 400);
     }
     ctx.set('Cache-Control', 'no-store');
-    await ctx.render('layout', { page: 'notice', title: 'Account deleted', message: 'Your account and everything in it are deleted.', signIn: null });
+    await ctx.render('layout.ejs', { page: 'notice', title: 'Account deleted', message: 'Your account and everything in it are deleted.', signIn: null });
   });
 
   return router;

@@ -34,7 +34,7 @@ export function accountRouter(deps: AccountDeps, csrf: Csrf, limiter: RateLimite
   const page = (ctx: Context, name: string, title: string, locals: Record<string, unknown> = {}, status = 200) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.status = status;
-    return ctx.render('layout', { page: name, title, csrf: csrf.token(ctx), ...locals });
+    return ctx.render('layout.ejs', { page: name, title, csrf: csrf.token(ctx), ...locals });
   };
   const notice = (ctx: Context, title: string, message: string, status = 200, signIn: string | null = null) =>
     page(ctx, 'notice', title, { message, signIn }, status);

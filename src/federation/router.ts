@@ -101,7 +101,7 @@ export function federationRouter(live: LiveProvider, deps: AccountDeps, csrf: Cs
     // Linking to an existing account is news the person must see before going on.
     if (parked.outcome === 'linked') {
       const user = await deps.store.users.findById(parked.userId);
-      return ctx.render('layout', { page: 'upstream-linked', title: 'Account linked', uid: details.uid, provider: parked.provider, email: user?.email ?? '', csrf: csrf.token(ctx) });
+      return ctx.render('layout.ejs', { page: 'upstream-linked', title: 'Account linked', uid: details.uid, provider: parked.provider, email: user?.email ?? '', csrf: csrf.token(ctx) });
     }
     await deps.store.actionTokens.redeem(resultHash(details.uid), 'upstream-login');
     await afterFirstFactor(ctx, details, parked.userId, 'fed');

@@ -50,7 +50,7 @@ export function errorHandler(logger: Logger): Middleware {
       if (wantsJson(ctx.path, ctx.get('accept'))) {
         ctx.body = { error: err.error, error_description: err.description };
       } else {
-        await ctx.render('layout', { page: 'error', title: 'Something went wrong', error: err.error, description: err.description });
+        await ctx.render('layout.ejs', { page: 'error', title: 'Something went wrong', error: err.error, description: err.description });
         ctx.status = err.status;
       }
     } finally {

@@ -49,7 +49,7 @@ export function interactionRouter(
 
   async function renderLogin(ctx: Context, details: InteractionDetails, extra: { email?: string; error?: string } = {}) {
     const client = await live.provider.Client.find(String(details.params.client_id));
-    await ctx.render('layout', {
+    await ctx.render('layout.ejs', {
       page: 'login',
       title: 'Sign in',
       uid: details.uid,
@@ -65,7 +65,7 @@ export function interactionRouter(
   async function renderAboutTool(ctx: Context, details: InteractionDetails, page: 'no-access' | 'consent', locals: Record<string, unknown> = {}) {
     const client = await live.provider.Client.find(String(details.params.client_id));
     const user = details.session?.accountId ? await store.users.findById(details.session.accountId) : undefined;
-    return ctx.render('layout', {
+    return ctx.render('layout.ejs', {
       page,
       title: page === 'consent' ? 'Allow access' : 'No access',
       uid: details.uid,
@@ -120,7 +120,7 @@ export function interactionRouter(
   // Sign-in by emailed link (15 minutes, single use, only in the browser that asked).
   router.get('/magic-link', async (ctx) => {
     const details = await load(ctx, 'login');
-    await ctx.render('layout', { page: 'magic-link-request', title: 'Email me a sign-in link', uid: details.uid, csrf: csrf.token(ctx) });
+    await ctx.render('layout.ejs', { page: 'magic-link-request', title: 'Email me a sign-in link', uid: details.uid, csrf: csrf.token(ctx) });
   });
   router.post('/magic-link', async (ctx) => {
     const details = await load(ctx, 'login');
@@ -128,14 +128,14 @@ export function interactionRouter(
     const email = (form.email ?? '').trim();
     await limiter.spend('magic-link', [{ kind: 'ip', ip: ctx.ip }, { kind: 'mail', email }]);
     if (z.email().safeParse(email).success) requestMagicLink(deps, email, details.uid);
-    await ctx.render('layout', { page: 'check-email', title: 'Check your email', email, signIn: `/interaction/${details.uid}`, resend: false, csrf: csrf.token(ctx) });
+    await ctx.render('layout.ejs', { page: 'check-email', title: 'Check your email', email, signIn: `/interaction/${details.uid}`, resend: false, csrf: csrf.token(ctx) });
   });
   router.get('/magic', async (ctx) => {
     const details = await load(ctx, 'login');
     const token = String(ctx.query.token ?? '');
     const user = await peekMagicLink(deps, token, details.uid);
     if (!user) throw new HttpError(400, 'invalid_request', LINK_GONE);
-    await ctx.render('layout', { page: 'magic-link-confirm', title: 'Continue signing in', uid: details.uid, email: user.email, token, csrf: csrf.token(ctx) });
+    await ctx.render('layout.ejs', { page: 'magic-link-confirm', title: 'Continue signing in', uid: details.uid, email: user.email, token, csrf: csrf.token(ctx) });
   });
   router.post('/magic', async (ctx) => {
     const details = await load(ctx, 'login');

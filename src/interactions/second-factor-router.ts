@@ -21,7 +21,7 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
 
   const render = (ctx: Context, uid: string, error: string | null, status = 200) => {
     ctx.status = status;
-    return ctx.render('layout', { page: 'second-factor', title: 'Two-factor authentication', uid, error, csrf: csrf.token(ctx) });
+    return ctx.render('layout.ejs', { page: 'second-factor', title: 'Two-factor authentication', uid, error, csrf: csrf.token(ctx) });
   };
   const pendingUser = async (uid: string) => {
     const pending = await deps.store.actionTokens.find(secondFactorPendingHash(uid), 'second-factor');
@@ -39,7 +39,7 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
     if (await hasSecondFactor(deps.store, pending.user.id)) return ctx.redirect(`/interaction/${details.uid}/second-factor`);
     const enrolment = (await pendingEnrolment(deps, pending.user)) ?? (await startEnrolment(deps, pending.user));
     const client = await live.provider.Client.find(String(details.params.client_id));
-    await ctx.render('layout', { page: 'second-factor-enrol', title: 'Set up two-factor authentication', uid: details.uid, enrolment, clientName: client?.clientName ?? 'This application', error: ctx.query.error ? 'That code is not valid. Enter the current code from your app.' : null, csrf: csrf.token(ctx) });
+    await ctx.render('layout.ejs', { page: 'second-factor-enrol', title: 'Set up two-factor authentication', uid: details.uid, enrolment, clientName: client?.clientName ?? 'This application', error: ctx.query.error ? 'That code is not valid. Enter the current code from your app.' : null, csrf: csrf.token(ctx) });
   });
   router.post('/enrol', async (ctx) => {
     const details = await load(ctx, 'login');
@@ -51,7 +51,7 @@ export function secondFactorRouter(live: LiveProvider, deps: SecondFactorDeps, c
     // The first code proved the second factor; the sign-in completes after the codes are seen.
     await markSecondFactorPending(deps.store, details.uid, pending.user.id, { method: pending.method, enrolled: 'yes' });
     ctx.set('Cache-Control', 'no-store');
-    await ctx.render('layout', { page: 'second-factor-codes', title: 'Recovery codes', uid: details.uid, recoveryCodes, csrf: csrf.token(ctx) });
+    await ctx.render('layout.ejs', { page: 'second-factor-codes', title: 'Recovery codes', uid: details.uid, recoveryCodes, csrf: csrf.token(ctx) });
   });
   router.post('/continue', async (ctx) => {
     const details = await load(ctx, 'login');

@@ -65,7 +65,7 @@ export function createProvider(config: Config, rawStore: Store, secrets: Secrets
       authorizationSigningAlgValues: ['ES256', 'RS256'],
     },
     cookies: {
-      keys: [...secrets.cookieKeys],
+      keys: secrets.cookieSigner,
       // __Host- pins the session cookie to this exact origin (no Domain, Path=/, Secure).
       names: { session: https ? '__Host-gatehouse.session' : 'gatehouse.session', interaction: 'gatehouse.interaction', resume: 'gatehouse.resume' },
       long: cookie,
@@ -120,10 +120,10 @@ export function createProvider(config: Config, rawStore: Store, secrets: Secrets
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
-          await ctx.render('layout', { page: 'logout', title: 'Sign out', form });
+          await ctx.render('layout.ejs', { page: 'logout', title: 'Sign out', form });
         },
         async postLogoutSuccessSource(ctx) {
-          await ctx.render('layout', { page: 'logged-out', title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+          await ctx.render('layout.ejs', { page: 'logged-out', title: 'Signed out', clientName: ctx.oidc.client?.clientName });
         },
       },
       resourceIndicators: {
@@ -150,7 +150,7 @@ export function createProvider(config: Config, rawStore: Store, secrets: Secrets
       ? { fetch: (input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, dispatcher: undefined } as RequestInit) }
       : {}),
     async renderError(ctx: KoaContextWithOIDC, out) {
-      await ctx.render('layout', { page: 'error', title: 'Something went wrong', error: out.error, description: out.error_description });
+      await ctx.render('layout.ejs', { page: 'error', title: 'Something went wrong', error: out.error, description: out.error_description });
     },
   };
 

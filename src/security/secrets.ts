@@ -1,8 +1,9 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { CookieSigner } from './cookie-signer.js';
 
 const ENVELOPE_VERSION = 'v1';
 
@@ -10,19 +11,26 @@ const ENVELOPE_VERSION = 'v1';
  * Derives every purpose-specific key from the one root secret (HKDF-SHA256 with a
  * distinct label each), so one leaked derived key exposes nothing else, and rotating
  * the root secret is the single knob operators need.
+ *
+ * The derived keys are held as `KeyObject`s, not Buffers. Besides keeping the bytes
+ * out of the JavaScript heap, this is the fast path: on Node 24.21, `createHmac` and
+ * `createCipheriv` given a Buffer first ask whether it is a KeyObject and then whether
+ * it is a CryptoKey, and each question is answered by a native exception, caught, with
+ * a stack trace captured; a KeyObject is recognised without one. An API-key check
+ * hashes on every request.
  */
 export class Secrets {
-  readonly #encryptionKey: Buffer;
-  readonly #csrfKey: Buffer;
-  readonly #hashKey: Buffer;
-  /** Keys for oidc-provider's signed cookies; newest first (rotation prepends). */
-  readonly cookieKeys: readonly string[];
+  readonly #encryptionKey: KeyObject;
+  readonly #csrfKey: KeyObject;
+  readonly #hashKey: KeyObject;
+  /** Signs and checks the signed cookies of our pages and of oidc-provider. */
+  readonly cookieSigner: CookieSigner;
 
   constructor(rootSecret: string) {
-    this.#encryptionKey = derive(rootSecret, 'gatehouse/encryption-at-rest');
-    this.#csrfKey = derive(rootSecret, 'gatehouse/csrf');
-    this.#hashKey = derive(rootSecret, 'gatehouse/keyed-hash');
-    this.cookieKeys = Object.freeze([derive(rootSecret, 'gatehouse/cookies').toString('base64url')]);
+    this.#encryptionKey = createSecretKey(derive(rootSecret, 'gatehouse/encryption-at-rest'));
+    this.#csrfKey = createSecretKey(derive(rootSecret, 'gatehouse/csrf'));
+    this.#hashKey = createSecretKey(derive(rootSecret, 'gatehouse/keyed-hash'));
+    this.cookieSigner = new CookieSigner([derive(rootSecret, 'gatehouse/cookies').toString('base64url')]);
   }
 
   /**
