@@ -16,15 +16,15 @@ interface PausedEvent {
 export class ThrownExceptions {
   readonly #session = new Session();
   readonly #clientSide = new AsyncLocalStorage<true>();
-  readonly seen: string[] = [];
 
   /** Runs `requests` as the client and records what the server throws meanwhile. */
   async during(requests: () => Promise<void>): Promise<string[]> {
+    const seen: string[] = [];
     this.#session.connect();
     this.#session.on('Debugger.paused', ({ params }: PausedEvent) => {
       if (!this.#clientSide.getStore()) {
         const frames = params.callFrames.slice(0, 6).map((f) => `${f.functionName || '(anonymous)'} ${f.url}:${f.location.lineNumber + 1}`);
-        this.seen.push(`${(params.data?.description ?? params.reason).split('\n')[0]}\n    at ${frames.join('\n    at ')}`);
+        seen.push(`${(params.data?.description ?? params.reason).split('\n')[0]}\n    at ${frames.join('\n    at ')}`);
       }
       this.#session.post('Debugger.resume');
     });
@@ -36,7 +36,7 @@ export class ThrownExceptions {
       await this.#post('Debugger.disable');
       this.#session.disconnect();
     }
-    return this.seen;
+    return seen;
   }
 
   #post(method: string, params?: object): Promise<void> {
