@@ -13,7 +13,7 @@ import {
 import { isUniqueViolation } from './errors.js';
 
 /** Who may use which tool: one row per (user, tool); `set` is a single upsert. */
-export function sqlitePermissions(db: Database): PermissionRepository {
+export function sqlitePermissions(db: Database, commits: GroupCommit): PermissionRepository {
   const s = {
     upsert: db.prepare(`INSERT INTO permissions (user_id, tool_id, level, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (user_id, tool_id) DO UPDATE SET level = excluded.level, updated_at = excluded.updated_at RETURNING *`),
@@ -25,25 +25,25 @@ export function sqlitePermissions(db: Database): PermissionRepository {
     deleteTool: db.prepare('DELETE FROM permissions WHERE tool_id = ?'),
   };
   return {
-    async set(userId, toolId, level) {
+    set(userId, toolId, level) {
       const at = Date.now();
-      return toPermission(s.upsert.get(userId, toolId, level, at, at))!;
+      return commits.write(() => toPermission(s.upsert.get(userId, toolId, level, at, at))!);
     },
     find: async (userId, toolId) => toPermission(s.find.get(userId, toolId)),
     listForUser: async (userId) => s.forUser.all(userId).map((r) => toPermission(r)!),
     listForTool: async (toolId) => s.forTool.all(toolId).map((r) => toPermission(r)!),
-    revoke: async (userId, toolId) => s.revoke.run(userId, toolId).changes === 1,
+    revoke: (userId, toolId) => commits.write(() => s.revoke.run(userId, toolId).changes === 1),
     async deleteForUser(userId) {
-      s.deleteUser.run(userId);
+      await commits.write(() => s.deleteUser.run(userId));
     },
     async deleteForTool(toolId) {
-      s.deleteTool.run(toolId);
+      await commits.write(() => s.deleteTool.run(toolId));
     },
   };
 }
 
 /** API keys, found by the keyed hash of the presented key. */
-export function sqliteApiKeys(db: Database): ApiKeyRepository {
+export function sqliteApiKeys(db: Database, commits: GroupCommit): ApiKeyRepository {
   const s = {
     insert: db.prepare(`INSERT INTO api_keys (id, user_id, name, key_hash, prefix, tool_id, read_only, created_at, expires_at, last_used_at, revoked_at)
       VALUES (@id, @userId, @name, @keyHash, @prefix, @toolId, @readOnly, @createdAt, @expiresAt, @lastUsedAt, @revokedAt)`),
@@ -56,30 +56,29 @@ export function sqliteApiKeys(db: Database): ApiKeyRepository {
   };
   return {
     async create(key) {
-      try {
-        s.insert.run({ ...key, readOnly: +key.readOnly });
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new AlreadyExistsError(`api key ${key.id} exists`);
-        throw err;
-      }
+      await commits.write(() => {
+        try {
+          s.insert.run({ ...key, readOnly: +key.readOnly });
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new AlreadyExistsError(`api key ${key.id} exists`);
+          throw err;
+        }
+      });
     },
     findByHash: async (hash) => toApiKey(s.byHash.get(hash)),
     findById: async (id) => toApiKey(s.byId.get(id)),
     listForUser: async (userId) => s.forUser.all(userId).map((r) => toApiKey(r)!),
-    revoke: async (id, at) => s.revoke.run(at, id).changes === 1,
+    revoke: (id, at) => commits.write(() => s.revoke.run(at, id).changes === 1),
     async touch(id, at) {
-      s.touch.run(at, id);
+      await commits.write(() => s.touch.run(at, id));
     },
     async deleteForUser(userId) {
-      s.deleteUser.run(userId);
+      await commits.write(() => s.deleteUser.run(userId));
     },
   };
 }
 
-/**
- * The audit log: append-only rows, read newest first with optional filters. Events are
- * appended on every sign-in and change, so they go through the store's group commit.
- */
+/** The audit log: append-only rows, read newest first with optional filters. */
 export function sqliteAudit(db: Database, commits: GroupCommit): AuditRepository {
   const insert = db.prepare(`INSERT INTO audit_events (id, at, action, actor_type, actor_id, actor_api_key_id, target_type, target_id, ip, details)
     VALUES (@id, @at, @action, @actorType, @actorId, @apiKeyId, @targetType, @targetId, @ip, @details)`);

@@ -23,8 +23,8 @@ import { migrate } from './schema.js';
 /**
  * The embedded driver: one SQLite file, WAL mode so several processes can share it.
  * better-sqlite3 is synchronous; every statement here is a single short write, and
- * consume-once is a single conditional UPDATE, atomic by construction. The writes that
- * come with requests share commits (GroupCommit); administrative ones commit alone.
+ * consume-once is a single conditional UPDATE, atomic by construction. Every write goes
+ * through GroupCommit: writes issued together share one synced commit, each atomic alone.
  */
 export async function openSqliteStore(url: string): Promise<Store> {
   const db = await openConnection(url.replace(/^sqlite:/, ''));
@@ -122,8 +122,6 @@ export async function openSqliteStore(url: string): Promise<Store> {
 
   const store: Store = {
     driver: 'sqlite',
-    // The oidc records take most of the writes (a token refresh makes three), so they
-    // share commits; see GroupCommit.
     oidc: {
       async upsert(model, id, payload, expiresIn) {
         const row = {
@@ -168,23 +166,25 @@ export async function openSqliteStore(url: string): Promise<Store> {
           createdAt: now(),
           updatedAt: now(),
         };
-        try {
-          s.userInsert.run({ ...record, emailVerified: +record.emailVerified });
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${record.email} exists`);
-          throw err;
-        }
+        await commits.write(() => {
+          try {
+            s.userInsert.run({ ...record, emailVerified: +record.emailVerified });
+          } catch (err) {
+            if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${record.email} exists`);
+            throw err;
+          }
+        });
         return record;
       },
       findById: async (id) => toUser(s.userById.get(id)),
       findByEmail: async (email) => toUser(s.userByEmail.get(email.toLowerCase())),
       count: async () => (s.userCount.get() as { n: number }).n,
       async setPasswordHash(id, hash) {
-        if (s.userSetPassword.run(hash, now(), id).changes !== 1) throw new NotFoundError(`user ${id}`);
+        if ((await commits.write(() => s.userSetPassword.run(hash, now(), id).changes)) !== 1) throw new NotFoundError(`user ${id}`);
       },
-      upgradePasswordHash: async (id, current, next) => s.userUpgradePassword.run(next, now(), id, current).changes === 1,
+      upgradePasswordHash: (id, current, next) => commits.write(() => s.userUpgradePassword.run(next, now(), id, current).changes === 1),
       async setEmailVerified(id) {
-        if (s.userSetVerified.run(now(), id).changes !== 1) throw new NotFoundError(`user ${id}`);
+        if ((await commits.write(() => s.userSetVerified.run(now(), id).changes)) !== 1) throw new NotFoundError(`user ${id}`);
       },
       async update(id, changes) {
         const params = {
@@ -198,62 +198,67 @@ export async function openSqliteStore(url: string): Promise<Store> {
           theme: changes.theme ?? null,
           now: now(),
         };
-        let changed: number;
-        try {
-          changed = s.userUpdate.run(params).changes;
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${params.email} exists`);
-          throw err;
-        }
+        const changed = await commits.write(() => {
+          try {
+            return s.userUpdate.run(params).changes;
+          } catch (err) {
+            if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${params.email} exists`);
+            throw err;
+          }
+        });
         if (changed !== 1) throw new NotFoundError(`user ${id}`);
       },
       list: async ({ email, role, status, after, limit }) =>
         s.userList
           .all({ email: email?.toLowerCase() ?? null, role: role ?? null, status: status ?? null, after: after ?? null, limit })
           .map((row) => toUser(row)!),
-      delete: async (id) => s.userDelete.run(id).changes === 1,
+      delete: (id) => commits.write(() => s.userDelete.run(id).changes === 1),
     },
     clients: {
-      async upsert(client) {
-        s.clientUpsert.run({ ...client, metadata: JSON.stringify(client.metadata), now: now() });
-        return toClient(s.clientFind.get(client.clientId))!;
-      },
+      upsert: (client) =>
+        commits.write(() => {
+          s.clientUpsert.run({ ...client, metadata: JSON.stringify(client.metadata), now: now() });
+          return toClient(s.clientFind.get(client.clientId))!;
+        }),
       find: async (id) => toClient(s.clientFind.get(id)),
       list: async () => s.clientList.all().map((r) => toClient(r)!),
-      delete: async (id) => s.clientDelete.run(id).changes === 1,
+      delete: (id) => commits.write(() => s.clientDelete.run(id).changes === 1),
     },
     signingKeys: {
       list: async () => s.keyList.all().map(toSigningKey),
       async insert(key) {
-        try {
-          s.keyInsert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk) });
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new AlreadyExistsError(`signing key ${key.kid} exists`);
-          throw err;
-        }
+        await commits.write(() => {
+          try {
+            s.keyInsert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk) });
+          } catch (err) {
+            if (isUniqueViolation(err)) throw new AlreadyExistsError(`signing key ${key.kid} exists`);
+            throw err;
+          }
+        });
       },
       async retire(kid, at) {
-        s.keyRetire.run(at, kid);
+        await commits.write(() => s.keyRetire.run(at, kid));
       },
       async delete(kid) {
-        s.keyDelete.run(kid);
+        await commits.write(() => s.keyDelete.run(kid));
       },
     },
     actionTokens: {
-      issue: async (token) =>
-        db.transaction(() => {
+      async issue(token) {
+        await commits.write(() => {
           s.tokenVoidOlder.run(token.userId, token.purpose);
           s.tokenInsert.run({ ...token, data: JSON.stringify(token.data) });
-        })(),
+        });
+      },
       find: async (hash, purpose) => toActionToken(s.tokenFind.get(hash, purpose, now())),
-      redeem: async (hash, purpose) => toActionToken(s.tokenRedeem.get(hash, purpose, now())),
+      redeem: (hash, purpose) => commits.write(() => toActionToken(s.tokenRedeem.get(hash, purpose, now()))),
       async deleteForUser(userId) {
-        s.tokenDeleteForUser.run(userId);
+        await commits.write(() => s.tokenDeleteForUser.run(userId));
       },
     },
     avatars: {
       async put(userId, { image, contentType, updatedAt }) {
-        s.avatarPut.run(userId, image, contentType, updatedAt);
+        await commits.write(() => s.avatarPut.run(userId, image, contentType, updatedAt));
       },
       async get(userId) {
         const row = s.avatarGet.get(userId) as { image: Buffer; content_type: string; updated_at: number } | undefined;
@@ -261,10 +266,9 @@ export async function openSqliteStore(url: string): Promise<Store> {
       },
       version: async (userId) => (s.avatarVersion.get(userId) as { updated_at: number } | undefined)?.updated_at,
       async delete(userId) {
-        s.avatarDelete.run(userId);
+        await commits.write(() => s.avatarDelete.run(userId));
       },
     },
-    // Rate limits record attempts on every sign-in and form post: they share commits too.
     attempts: {
       record: (keys, at, expiresAt, weight = 1) =>
         commits.write(() => {
@@ -281,48 +285,50 @@ export async function openSqliteStore(url: string): Promise<Store> {
         return row && { secretCiphertext: row.secret_ciphertext, confirmed: row.confirmed === 1, createdAt: row.created_at };
       },
       async putTotp(userId, totp) {
-        s.totpPut.run(userId, totp.secretCiphertext, +totp.confirmed, totp.createdAt);
+        await commits.write(() => s.totpPut.run(userId, totp.secretCiphertext, +totp.confirmed, totp.createdAt));
       },
-      deleteAll: async (userId) =>
-        db.transaction(() => {
+      deleteAll: (userId) =>
+        commits.write(() => {
           s.totpDelete.run(userId);
           s.stepsDelete.run(userId);
           s.codesDelete.run(userId);
-        })(),
-      claimTotpStep: async (userId, step, expiresAt) =>
-        db.transaction(() => !s.stepLater.get(userId, step) && s.stepInsert.run(userId, step, expiresAt).changes === 1)(),
-      replaceRecoveryCodes: async (userId, hashes) =>
-        db.transaction(() => {
+        }),
+      claimTotpStep: (userId, step, expiresAt) =>
+        commits.write(() => !s.stepLater.get(userId, step) && s.stepInsert.run(userId, step, expiresAt).changes === 1),
+      replaceRecoveryCodes: (userId, hashes) =>
+        commits.write(() => {
           s.codesDelete.run(userId);
           for (const hash of hashes) s.codeInsert.run(userId, hash);
-        })(),
-      useRecoveryCode: async (userId, hash) => s.codeUse.run(userId, hash).changes === 1,
+        }),
+      useRecoveryCode: (userId, hash) => commits.write(() => s.codeUse.run(userId, hash).changes === 1),
       countRecoveryCodes: async (userId) => (s.codeCount.get(userId) as { n: number }).n,
     },
     identities: {
       find: async (provider, subject) => toIdentity(s.identityFind.get(provider, subject)),
       listForUser: async (userId) => s.identityList.all(userId).map((row) => toIdentity(row)!).sort(byLinkOrder),
       async link(identity) {
-        try {
-          s.identityInsert.run(identity);
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new AlreadyExistsError(`identity ${identity.provider}:${identity.subject} is linked`);
-          throw err;
-        }
+        await commits.write(() => {
+          try {
+            s.identityInsert.run(identity);
+          } catch (err) {
+            if (isUniqueViolation(err)) throw new AlreadyExistsError(`identity ${identity.provider}:${identity.subject} is linked`);
+            throw err;
+          }
+        });
       },
-      unlink: async (userId, provider, subject) => s.identityDelete.run(userId, provider, subject).changes === 1,
+      unlink: (userId, provider, subject) => commits.write(() => s.identityDelete.run(userId, provider, subject).changes === 1),
       async deleteForUser(userId) {
-        s.identityDeleteUser.run(userId);
+        await commits.write(() => s.identityDeleteUser.run(userId));
       },
     },
-    permissions: sqlitePermissions(db),
-    apiKeys: sqliteApiKeys(db),
+    permissions: sqlitePermissions(db, commits),
+    apiKeys: sqliteApiKeys(db, commits),
     audit: sqliteAudit(db, commits),
     async ping() {
       db.prepare('SELECT 1').get();
     },
-    sweepExpired: async (at = now()) =>
-      s.oidcSweep.run(at).changes + s.tokenSweep.run(at).changes + s.attemptSweep.run(at).changes + s.stepSweep.run(at).changes,
+    sweepExpired: (at = now()) =>
+      commits.write(() => s.oidcSweep.run(at).changes + s.tokenSweep.run(at).changes + s.attemptSweep.run(at).changes + s.stepSweep.run(at).changes),
     async close() {
       if (!db.open) return;
       commits.flush();

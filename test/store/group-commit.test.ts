@@ -82,6 +82,40 @@ describe('SQLite group commit', () => {
     assert.deepEqual(rowsSeenElsewhere(), []);
   });
 
+  it('carries every kind of write the store makes: administrative ones share commits too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-group-commit-store-'));
+    const path = join(dir, 'gatehouse.db');
+    const store = await openSqliteStore(`sqlite:${path}`);
+    const log = new Database(path);
+    const framesFor = async (writes: () => Promise<unknown>) => {
+      log.pragma('wal_checkpoint(TRUNCATE)');
+      await writes();
+      return walFrames(log);
+    };
+    const user = (n: number) => ({ id: `u${n}`, email: `person${n}@example.com`, emailVerified: false, name: 'Ada', passwordHash: null, role: 'viewer' as const });
+    const many = <T>(make: (n: number) => Promise<T>) => Promise.all(Array.from({ length: 20 }, (_, n) => make(n)));
+    try {
+      const oneByOne = await framesFor(async () => {
+        for (let n = 100; n < 120; n++) await store.users.create(user(n));
+      });
+      const together = {
+        'users.create': await framesFor(() => many((n) => store.users.create(user(n)))),
+        'users.setEmailVerified': await framesFor(() => many((n) => store.users.setEmailVerified(`u${n}`))),
+        'clients.upsert': await framesFor(() => many((n) => store.clients.upsert({ clientId: `c${n}`, metadata: {}, secretCiphertext: null }))),
+        'secondFactors.claimTotpStep': await framesFor(() => many((n) => store.secondFactors.claimTotpStep(`u${n}`, 1, Date.now() + 60_000))),
+        'identities.link': await framesFor(() =>
+          many((n) => store.identities.link({ userId: `u${n}`, provider: 'github', subject: `${n}`, email: null, name: null, picture: null, createdAt: n })),
+        ),
+      };
+      assert.ok(oneByOne >= 20, `twenty separate commits: ${oneByOne} frames`);
+      for (const [kind, frames] of Object.entries(together)) assert.ok(frames <= 4, `twenty ${kind} at once: ${frames} frames`);
+      assert.equal(await store.users.count(), 40);
+    } finally {
+      log.close();
+      await store.close();
+    }
+  });
+
   it('is flushed by the store when it closes: writes still queued are committed first', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-group-commit-store-'));
     const url = `sqlite:${join(dir, 'gatehouse.db')}`;
