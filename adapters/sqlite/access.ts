@@ -1,7 +1,6 @@
 import type { Database } from './driver.js';
 import type { GroupCommit } from './group-commit.js';
 import {
-  AlreadyExistsError,
   type ApiKeyRecord,
   type ApiKeyRepository,
   type AuditEvent,
@@ -10,7 +9,7 @@ import {
   type PermissionRecord,
   type PermissionRepository,
 } from '../../src/store/port.js';
-import { isUniqueViolation } from './errors.js';
+import { unlessTaken } from './errors.js';
 
 /** Who may use which tool: one row per (user, tool); `set` is a single upsert. */
 export function sqlitePermissions(db: Database, commits: GroupCommit): PermissionRepository {
@@ -56,14 +55,7 @@ export function sqliteApiKeys(db: Database, commits: GroupCommit): ApiKeyReposit
   };
   return {
     async create(key) {
-      await commits.write(() => {
-        try {
-          s.insert.run({ ...key, readOnly: +key.readOnly });
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new AlreadyExistsError(`api key ${key.id} exists`);
-          throw err;
-        }
-      });
+      await commits.write(() => unlessTaken(() => s.insert.run({ ...key, readOnly: +key.readOnly }), `api key ${key.id} exists`));
     },
     findByHash: async (hash) => toApiKey(s.byHash.get(hash)),
     findById: async (id) => toApiKey(s.byId.get(id)),

@@ -1,8 +1,18 @@
-import { StoreUnavailableError } from '../../src/store/port.js';
+import { AlreadyExistsError, StoreUnavailableError } from '../../src/store/port.js';
 
 /** A UNIQUE or PRIMARY KEY constraint refused the write (the row exists already). */
 export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && 'code' in err && String(err.code).startsWith('SQLITE_CONSTRAINT');
+}
+
+/** Runs a write whose only expected refusal is a taken unique key, reported as AlreadyExistsError(`taken`). */
+export function unlessTaken<T>(write: () => T, taken: string): T {
+  try {
+    return write();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AlreadyExistsError(taken);
+    throw err;
+  }
 }
 
 /**

@@ -1,5 +1,4 @@
 import {
-  AlreadyExistsError,
   NotFoundError,
   type ActionPurpose,
   type ActionTokenRecord,
@@ -16,7 +15,7 @@ import {
 import { sqliteApiKeys, sqliteAudit, sqlitePermissions } from './access.js';
 import { openConnection } from './connection.js';
 import { GroupCommit } from './group-commit.js';
-import { isUniqueViolation, toStoreError } from './errors.js';
+import { toStoreError, unlessTaken } from './errors.js';
 import { mapStoreErrors } from '../../src/store/wrap-store.js';
 import { migrate } from './schema.js';
 
@@ -166,14 +165,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
           createdAt: now(),
           updatedAt: now(),
         };
-        await commits.write(() => {
-          try {
-            s.userInsert.run({ ...record, emailVerified: +record.emailVerified });
-          } catch (err) {
-            if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${record.email} exists`);
-            throw err;
-          }
-        });
+        await commits.write(() => unlessTaken(() => s.userInsert.run({ ...record, emailVerified: +record.emailVerified }), `user ${record.email} exists`));
         return record;
       },
       findById: async (id) => toUser(s.userById.get(id)),
@@ -198,14 +190,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
           theme: changes.theme ?? null,
           now: now(),
         };
-        const changed = await commits.write(() => {
-          try {
-            return s.userUpdate.run(params).changes;
-          } catch (err) {
-            if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${params.email} exists`);
-            throw err;
-          }
-        });
+        const changed = await commits.write(() => unlessTaken(() => s.userUpdate.run(params).changes, `user ${params.email} exists`));
         if (changed !== 1) throw new NotFoundError(`user ${id}`);
       },
       list: async ({ email, role, status, after, limit }) =>
@@ -227,14 +212,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
     signingKeys: {
       list: async () => s.keyList.all().map(toSigningKey),
       async insert(key) {
-        await commits.write(() => {
-          try {
-            s.keyInsert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk) });
-          } catch (err) {
-            if (isUniqueViolation(err)) throw new AlreadyExistsError(`signing key ${key.kid} exists`);
-            throw err;
-          }
-        });
+        await commits.write(() => unlessTaken(() => s.keyInsert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk) }), `signing key ${key.kid} exists`));
       },
       async retire(kid, at) {
         await commits.write(() => s.keyRetire.run(at, kid));
@@ -307,14 +285,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
       find: async (provider, subject) => toIdentity(s.identityFind.get(provider, subject)),
       listForUser: async (userId) => s.identityList.all(userId).map((row) => toIdentity(row)!).sort(byLinkOrder),
       async link(identity) {
-        await commits.write(() => {
-          try {
-            s.identityInsert.run(identity);
-          } catch (err) {
-            if (isUniqueViolation(err)) throw new AlreadyExistsError(`identity ${identity.provider}:${identity.subject} is linked`);
-            throw err;
-          }
-        });
+        await commits.write(() => unlessTaken(() => s.identityInsert.run(identity), `identity ${identity.provider}:${identity.subject} is linked`));
       },
       unlink: (userId, provider, subject) => commits.write(() => s.identityDelete.run(userId, provider, subject).changes === 1),
       async deleteForUser(userId) {
